@@ -1,0 +1,519 @@
+package forecast
+
+import (
+	"fmt"
+	"math"
+	"slices"
+	"sort"
+	"strconv"
+	"time"
+)
+
+// Matrix is a dense row-major matrix of feature values. NaN marks a missing
+// value (a lag before the start of the history, a gap in the series).
+type Matrix struct {
+	Rows, Cols int
+	Data       []float64
+}
+
+// NewMatrix returns a zeroed rows×cols matrix.
+func NewMatrix(rows, cols int) *Matrix {
+	return &Matrix{Rows: rows, Cols: cols, Data: make([]float64, rows*cols)}
+}
+
+// Row returns row i; it aliases the matrix storage.
+func (m *Matrix) Row(i int) []float64 { return m.Data[i*m.Cols : (i+1)*m.Cols] }
+
+// At returns element (i, j).
+func (m *Matrix) At(i, j int) float64 { return m.Data[i*m.Cols+j] }
+
+// AppendRows appends the rows of o, which must have the same column count.
+func (m *Matrix) AppendRows(o *Matrix) {
+	if m.Cols != o.Cols {
+		panic(fmt.Sprintf("forecast: AppendRows: %d columns, want %d", o.Cols, m.Cols))
+	}
+	m.Data = append(m.Data, o.Data...)
+	m.Rows += o.Rows
+}
+
+// FeatureSpec says which features BuildFeatures computes. All lags and
+// windows are in steps of the series.
+//
+// A feature row describes one (origin, horizon) pair: origin is the index of
+// the last sample the forecaster may see, the target is the sample at
+// origin+horizon. Calendar and event features describe the target time (which
+// may lie beyond the end of the series); value features use only samples at
+// or before the origin, so rows for future targets can be built from the
+// history alone. Value features are expressed relative to the base level (the
+// mean of the last BaseWindow samples at the origin), which makes the trees
+// independent of the series level; the base itself is a feature too.
+type FeatureSpec struct {
+	// Calendar adds minute of day, hour of day, day of week, month, year and
+	// sin/cos encodings of the daily, weekly and yearly phase of the target.
+	Calendar bool
+	// Horizon adds the horizon in steps as a feature (one model for all
+	// horizons).
+	Horizon bool
+	// Lags are recent lags counted back from the origin (0 = the last sample).
+	Lags []int
+	// SeasonalPeriods are seasonal periods (e.g. one day and one week in
+	// steps). For each period P the features are the latest sample in the
+	// same phase as the target that is known at the origin (target − kP for
+	// the smallest k ≥ 1 with target − kP ≤ origin), and the mean of the
+	// SeasonalDepth latest such samples.
+	SeasonalPeriods []int
+	// SeasonalDepth is the number of same-phase samples averaged; 0 means 3.
+	SeasonalDepth int
+	// Windows are rolling windows ending at the origin; each yields mean,
+	// standard deviation, min and max.
+	Windows []int
+	// BaseWindow is the length of the base-level window; 0 means 1 (the
+	// last sample).
+	BaseWindow int
+	// EventKinds lists the event kinds that become features: for each kind,
+	// whether an event of that kind is active at the target, the steps since
+	// the start of the latest such event that started at or before the
+	// target, and the steps until the start of the next one after the target.
+	// The distances are capped at EventHorizon steps.
+	EventKinds []string
+	// EventHorizon caps the event distance features; 0 means one week of
+	// steps.
+	EventHorizon int
+}
+
+// DefaultFeatureSpec returns a feature spec for a series with the given step:
+// calendar, horizon, a few recent lags, daily and weekly seasonal lags,
+// rolling windows of an hour, a quarter and a whole day, and the event kinds
+// found in events.
+func DefaultFeatureSpec(step time.Duration, events []Event) FeatureSpec {
+	day := stepsPer(24*time.Hour, step)
+	spec := FeatureSpec{
+		Calendar:        true,
+		Horizon:         true,
+		Lags:            []int{0, 1, 2, 3, 5},
+		SeasonalPeriods: []int{day, 7 * day},
+		SeasonalDepth:   3,
+		BaseWindow:      max(1, min(day/24, 12)),
+		EventKinds:      EventKinds(events),
+	}
+	for _, w := range []int{max(2, day/24), max(4, day/4), day} {
+		if !slices.Contains(spec.Windows, w) {
+			spec.Windows = append(spec.Windows, w)
+		}
+	}
+	return spec
+}
+
+// stepsPer returns how many steps make up d, at least 1.
+func stepsPer(d, step time.Duration) int {
+	if step <= 0 {
+		return 1
+	}
+	return max(1, int(d/step))
+}
+
+// EventKinds returns the sorted distinct kinds of events ("" is kept as a
+// kind of its own).
+func EventKinds(events []Event) []string {
+	var kinds []string
+	for _, e := range events {
+		if !slices.Contains(kinds, e.Kind) {
+			kinds = append(kinds, e.Kind)
+		}
+	}
+	sort.Strings(kinds)
+	return kinds
+}
+
+// Names returns the column names BuildFeatures produces, in order.
+func (spec FeatureSpec) Names() []string {
+	var names []string
+	if spec.Calendar {
+		names = append(names, "minute_of_day", "hour_of_day", "day_of_week", "month", "year",
+			"day_sin", "day_cos", "week_sin", "week_cos", "year_sin", "year_cos")
+	}
+	if spec.Horizon {
+		names = append(names, "horizon")
+	}
+	names = append(names, "base")
+	for _, l := range spec.Lags {
+		names = append(names, "lag_"+strconv.Itoa(l))
+	}
+	for _, p := range spec.SeasonalPeriods {
+		p := strconv.Itoa(p)
+		names = append(names, "seasonal_"+p, "seasonal_mean_"+p)
+	}
+	for _, w := range spec.Windows {
+		w := strconv.Itoa(w)
+		names = append(names, "mean_"+w, "std_"+w, "min_"+w, "max_"+w)
+	}
+	for _, k := range spec.EventKinds {
+		names = append(names, "event_active_"+k, "event_since_"+k, "event_until_"+k)
+	}
+	return names
+}
+
+// MaxLookback returns how many samples before the origin the value features
+// read; origins earlier than that get NaN features.
+func (spec FeatureSpec) MaxLookback() int {
+	lb := max(1, spec.BaseWindow)
+	for _, l := range spec.Lags {
+		lb = max(lb, l+1)
+	}
+	for _, w := range spec.Windows {
+		lb = max(lb, w)
+	}
+	for _, p := range spec.SeasonalPeriods {
+		lb = max(lb, p*max(1, spec.depth()))
+	}
+	return lb
+}
+
+func (spec FeatureSpec) depth() int {
+	if spec.SeasonalDepth <= 0 {
+		return 3
+	}
+	return spec.SeasonalDepth
+}
+
+// BuildFeatures builds n feature rows for the origins t0, t0+1, …, t0+n−1 of
+// s and the given horizon (the target of the row for origin o is sample
+// o+horizon, possibly beyond the end of s). Origins must lie in
+// [0, s.Len()). s is usually already scaled by a FeatureScaler. It returns
+// the matrix and the column names.
+func BuildFeatures(s Series, events []Event, spec FeatureSpec, t0, n, horizon int) (*Matrix, []string) {
+	names := spec.Names()
+	m := NewMatrix(n, len(names))
+	if n <= 0 {
+		m.Rows = 0
+		return m, names
+	}
+	if t0 < 0 || t0+n > s.Len() {
+		panic(fmt.Sprintf("forecast: BuildFeatures: origins [%d,%d) outside series of %d", t0, t0+n, s.Len()))
+	}
+	v := s.Values
+	pre := newPrefix(v)
+	col := 0
+	setc := func(i, c int, x float64) { m.Data[i*m.Cols+c] = x }
+	set := func(i int, x float64) { setc(i, col, x) }
+
+	if spec.Calendar {
+		for i := 0; i < n; i++ {
+			t := s.TimeAt(t0 + i + horizon)
+			for j, x := range calendarFeatures(t) {
+				m.Data[i*m.Cols+col+j] = x
+			}
+		}
+		col += 11
+	}
+	if spec.Horizon {
+		for i := 0; i < n; i++ {
+			set(i, float64(horizon))
+		}
+		col++
+	}
+	bw := max(1, spec.BaseWindow)
+	base := make([]float64, n)
+	for i := range n {
+		base[i] = pre.mean(t0+i-bw+1, t0+i+1)
+		set(i, base[i])
+	}
+	col++
+	for _, l := range spec.Lags {
+		for i := range n {
+			set(i, at(v, t0+i-l)-base[i])
+		}
+		col++
+	}
+	depth := spec.depth()
+	for _, p := range spec.SeasonalPeriods {
+		if p <= 0 {
+			col += 2
+			continue
+		}
+		k0 := (horizon + p - 1) / p // smallest k with horizon - k*p <= 0
+		for i := range n {
+			o := t0 + i
+			tgt := o + horizon
+			setc(i, col, at(v, tgt-k0*p)-base[i])
+			sum, cnt := 0.0, 0
+			for k := k0; k < k0+depth; k++ {
+				if x := at(v, tgt-k*p); !math.IsNaN(x) {
+					sum += x
+					cnt++
+				}
+			}
+			mean := math.NaN()
+			if cnt > 0 {
+				mean = sum/float64(cnt) - base[i]
+			}
+			setc(i, col+1, mean)
+		}
+		col += 2
+	}
+	for _, w := range spec.Windows {
+		lo, hi := rollingMinMax(v, t0, n, w)
+		for i := range n {
+			o := t0 + i
+			setc(i, col, pre.mean(o-w+1, o+1)-base[i])
+			setc(i, col+1, pre.std(o-w+1, o+1))
+			setc(i, col+2, lo[i]-base[i])
+			setc(i, col+3, hi[i]-base[i])
+		}
+		col += 4
+	}
+	capSteps := spec.EventHorizon
+	if capSteps <= 0 {
+		capSteps = stepsPer(7*24*time.Hour, s.Step)
+	}
+	for _, kind := range spec.EventKinds {
+		for i := range n {
+			t := s.TimeAt(t0 + i + horizon)
+			active, since, until := eventFeatures(events, kind, t, s.Step, capSteps)
+			setc(i, col, active)
+			setc(i, col+1, since)
+			setc(i, col+2, until)
+		}
+		col += 3
+	}
+	return m, names
+}
+
+// Targets returns the n targets v[o+horizon] for origins o = t0…t0+n−1
+// (NaN beyond the end of the series).
+func Targets(s Series, t0, n, horizon int) []float64 {
+	y := make([]float64, n)
+	for i := range y {
+		y[i] = at(s.Values, t0+i+horizon)
+	}
+	return y
+}
+
+// at returns v[i] or NaN when i is out of range.
+func at(v []float64, i int) float64 {
+	if i < 0 || i >= len(v) {
+		return math.NaN()
+	}
+	return v[i]
+}
+
+func calendarFeatures(t time.Time) [11]float64 {
+	minute := float64(t.Hour()*60 + t.Minute())
+	dow := float64(t.Weekday())
+	yday := float64(t.YearDay() - 1)
+	dayPhase := 2 * math.Pi * minute / 1440
+	weekPhase := 2 * math.Pi * (dow*1440 + minute) / (7 * 1440)
+	yearPhase := 2 * math.Pi * yday / 365.25
+	return [11]float64{
+		minute, float64(t.Hour()), dow, float64(t.Month()), float64(t.Year()),
+		math.Sin(dayPhase), math.Cos(dayPhase),
+		math.Sin(weekPhase), math.Cos(weekPhase),
+		math.Sin(yearPhase), math.Cos(yearPhase),
+	}
+}
+
+// eventFeatures returns, for events of kind at time t: 1 if one is active
+// (else 0), the steps since the start of the latest one started at or before
+// t, and the steps until the start of the next one after t; distances are
+// capped at capSteps (also when there is no such event).
+func eventFeatures(events []Event, kind string, t time.Time, step time.Duration, capSteps int) (active, since, until float64) {
+	since, until = float64(capSteps), float64(capSteps)
+	for _, e := range events {
+		if e.Kind != kind {
+			continue
+		}
+		if e.Active(t) {
+			active = 1
+		}
+		d := t.Sub(e.Start)
+		steps := float64(d) / float64(step)
+		if d >= 0 {
+			since = math.Min(since, steps)
+		} else {
+			until = math.Min(until, -steps)
+		}
+	}
+	return active, since, until
+}
+
+// prefix holds prefix sums of values, squares and counts that skip NaN.
+type prefix struct {
+	sum, sq []float64
+	cnt     []int
+}
+
+func newPrefix(v []float64) prefix {
+	p := prefix{sum: make([]float64, len(v)+1), sq: make([]float64, len(v)+1), cnt: make([]int, len(v)+1)}
+	for i, x := range v {
+		p.sum[i+1], p.sq[i+1], p.cnt[i+1] = p.sum[i], p.sq[i], p.cnt[i]
+		if !math.IsNaN(x) {
+			p.sum[i+1] += x
+			p.sq[i+1] += x * x
+			p.cnt[i+1]++
+		}
+	}
+	return p
+}
+
+func (p prefix) clip(lo, hi int) (int, int) {
+	return max(lo, 0), min(max(hi, 0), len(p.cnt)-1)
+}
+
+// mean of the non-NaN samples in [lo, hi); NaN when there are none.
+func (p prefix) mean(lo, hi int) float64 {
+	lo, hi = p.clip(lo, hi)
+	if hi <= lo {
+		return math.NaN()
+	}
+	c := p.cnt[hi] - p.cnt[lo]
+	if c == 0 {
+		return math.NaN()
+	}
+	return (p.sum[hi] - p.sum[lo]) / float64(c)
+}
+
+// std is the population standard deviation of the non-NaN samples in
+// [lo, hi).
+func (p prefix) std(lo, hi int) float64 {
+	lo, hi = p.clip(lo, hi)
+	if hi <= lo {
+		return math.NaN()
+	}
+	c := float64(p.cnt[hi] - p.cnt[lo])
+	if c == 0 {
+		return math.NaN()
+	}
+	m := (p.sum[hi] - p.sum[lo]) / c
+	return math.Sqrt(math.Max(0, (p.sq[hi]-p.sq[lo])/c-m*m))
+}
+
+// rollingMinMax returns min and max of the non-NaN samples in the window of
+// w samples ending at each origin t0…t0+n−1, with monotone deques.
+func rollingMinMax(v []float64, t0, n, w int) (lo, hi []float64) {
+	lo, hi = make([]float64, n), make([]float64, n)
+	var qmin, qmax []int
+	start := max(0, t0-w+1)
+	next := start
+	for i := range n {
+		o := t0 + i
+		for ; next <= o; next++ {
+			x := v[next]
+			if math.IsNaN(x) {
+				continue
+			}
+			for len(qmin) > 0 && v[qmin[len(qmin)-1]] >= x {
+				qmin = qmin[:len(qmin)-1]
+			}
+			qmin = append(qmin, next)
+			for len(qmax) > 0 && v[qmax[len(qmax)-1]] <= x {
+				qmax = qmax[:len(qmax)-1]
+			}
+			qmax = append(qmax, next)
+		}
+		for len(qmin) > 0 && qmin[0] <= o-w {
+			qmin = qmin[1:]
+		}
+		for len(qmax) > 0 && qmax[0] <= o-w {
+			qmax = qmax[1:]
+		}
+		lo[i], hi[i] = math.NaN(), math.NaN()
+		if len(qmin) > 0 {
+			lo[i] = v[qmin[0]]
+		}
+		if len(qmax) > 0 {
+			hi[i] = v[qmax[0]]
+		}
+	}
+	return lo, hi
+}
+
+// FeatureScaler maps values to a robust scale: optionally log1p (for
+// non-negative counts), then centred on the median and divided by the
+// interquartile range of the window it was fitted on. It is fitted on the
+// training window only and applied unchanged later.
+type FeatureScaler struct {
+	Log1p  bool
+	Median float64
+	IQR    float64
+}
+
+// FitScaler fits a scaler on the non-NaN values. log1p is used when
+// useLog1p is set and every value is non-negative.
+func FitScaler(values []float64, useLog1p bool) FeatureScaler {
+	var xs []float64
+	nonNeg := true
+	for _, x := range values {
+		if math.IsNaN(x) || math.IsInf(x, 0) {
+			continue
+		}
+		if x < 0 {
+			nonNeg = false
+		}
+		xs = append(xs, x)
+	}
+	sc := FeatureScaler{Log1p: useLog1p && nonNeg, IQR: 1}
+	if len(xs) == 0 {
+		return sc
+	}
+	if sc.Log1p {
+		for i, x := range xs {
+			xs[i] = math.Log1p(x)
+		}
+	}
+	sort.Float64s(xs)
+	sc.Median = sortedQuantile(xs, 0.5)
+	iqr := sortedQuantile(xs, 0.75) - sortedQuantile(xs, 0.25)
+	if !(iqr > 1e-12) {
+		// Fall back to the mean absolute deviation, then to 1.
+		mad := 0.0
+		for _, x := range xs {
+			mad += math.Abs(x - sc.Median)
+		}
+		iqr = mad / float64(len(xs))
+	}
+	if iqr > 1e-12 {
+		sc.IQR = iqr
+	}
+	return sc
+}
+
+// Apply maps a raw value to the scaled space.
+func (sc FeatureScaler) Apply(x float64) float64 {
+	if sc.Log1p {
+		x = math.Log1p(math.Max(x, 0))
+	}
+	return (x - sc.Median) / sc.IQR
+}
+
+// Invert maps a scaled value back to the raw space.
+func (sc FeatureScaler) Invert(z float64) float64 {
+	x := z*sc.IQR + sc.Median
+	if sc.Log1p {
+		x = math.Expm1(x)
+	}
+	return x
+}
+
+// ApplySeries returns a copy of s with every value scaled.
+func (sc FeatureScaler) ApplySeries(s Series) Series {
+	out := Series{Start: s.Start, Step: s.Step, Values: make([]float64, len(s.Values))}
+	for i, x := range s.Values {
+		out.Values[i] = sc.Apply(x)
+	}
+	return out
+}
+
+// sortedQuantile returns the q-quantile of sorted xs by linear
+// interpolation (xs non-empty).
+func sortedQuantile(xs []float64, q float64) float64 {
+	if len(xs) == 1 {
+		return xs[0]
+	}
+	pos := q * float64(len(xs)-1)
+	i := int(math.Floor(pos))
+	if i >= len(xs)-1 {
+		return xs[len(xs)-1]
+	}
+	f := pos - float64(i)
+	return xs[i]*(1-f) + xs[i+1]*f
+}
