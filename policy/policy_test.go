@@ -1,0 +1,184 @@
+package policy
+
+import (
+	"bytes"
+	"errors"
+	"math/rand/v2"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+)
+
+var noon = time.Date(2026, 1, 1, 12, 30, 0, 0, time.UTC)
+
+func TestBoundsApply(t *testing.T) {
+	tests := []struct {
+		name           string
+		b              Bounds
+		proposed, need int
+		want           int
+	}{
+		{"proposal inside", Bounds{Min: 1, Max: 10}, 5, 3, 5},
+		{"never below need", Bounds{Min: 1, Max: 10}, 2, 4, 4},
+		{"never below min", Bounds{Min: 3, Max: 10}, 1, 0, 3},
+		{"never above max", Bounds{Min: 1, Max: 10}, 12, 3, 10},
+		{"max wins over need", Bounds{Min: 1, Max: 10}, 5, 14, 10},
+		{"no max", Bounds{Min: 1}, 50, 3, 50},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := tc.b.Apply(tc.proposed, tc.need); got != tc.want {
+				t.Errorf("Apply(%d, %d) = %d, want %d", tc.proposed, tc.need, got, tc.want)
+			}
+		})
+	}
+}
+
+func TestBucket(t *testing.T) {
+	p, err := New(Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		c    Context
+		want string
+	}{
+		{Context{Time: noon, Uncertainty: 0.1, Trend: 0}, "hour=12-18,uncertainty=low,trend=flat"},
+		{Context{Time: noon.Add(-12 * time.Hour), Uncertainty: 0.3, Trend: 0.2}, "hour=00-06,uncertainty=medium,trend=rising"},
+		{Context{Time: noon.Add(11 * time.Hour), Uncertainty: 2, Trend: -0.2}, "hour=18-24,uncertainty=high,trend=falling"},
+	}
+	seen := map[int]bool{}
+	for _, tc := range tests {
+		i, name := p.bucket(tc.c)
+		if name != tc.want {
+			t.Errorf("bucket(%+v) = %q, want %q", tc.c, name, tc.want)
+		}
+		if i < 0 || i >= p.numBuckets() || seen[i] {
+			t.Errorf("bucket index %d out of range or reused", i)
+		}
+		seen[i] = true
+	}
+}
+
+// env rewards headroom 1.25 when uncertainty is high and 0.9 when low.
+func envReward(r *rand.Rand, c Context, a Arm) Outcome {
+	cost := a.Headroom
+	viol := 0.0
+	if c.Uncertainty > 0.4 && a.Headroom < 1.2 {
+		viol = 0.2
+	}
+	return Outcome{Cost: cost + 0.05*r.NormFloat64(), Violation: viol}
+}
+
+func TestLearnsBestArmPerContext(t *testing.T) {
+	arms := []Arm{{0.9, time.Minute}, {1.0, time.Minute}, {1.25, time.Minute}}
+	p, err := New(Options{Arms: arms, Seed: 1, TrendEdge: -1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := rand.New(rand.NewPCG(3, 4))
+	low := Context{Time: noon, Uncertainty: 0.1}
+	high := Context{Time: noon, Uncertainty: 0.9}
+	explored := 0
+	for i := range 2000 {
+		c := low
+		if i%2 == 1 {
+			c = high
+		}
+		d := p.Choose(c)
+		if i >= 1000 && d.Explored {
+			explored++
+		}
+		p.Update(d, envReward(r, c, d.Arm))
+	}
+	if got := p.Best(low).Arm.Headroom; got != 0.9 {
+		t.Errorf("best headroom at low uncertainty = %v, want 0.9", got)
+	}
+	if got := p.Best(high).Arm.Headroom; got != 1.25 {
+		t.Errorf("best headroom at high uncertainty = %v, want 1.25", got)
+	}
+	if explored > 100 {
+		t.Errorf("explored %d of the last 1000 choices, want it to settle (≤ 100)", explored)
+	}
+	if p.Epochs() != 2000 {
+		t.Errorf("Epochs = %d", p.Epochs())
+	}
+	d := p.Best(high)
+	if len(d.Alternatives) != 3 || !strings.Contains(d.Explain(), "chose headroom=1.25") {
+		t.Errorf("explanation %q with %d alternatives", d.Explain(), len(d.Alternatives))
+	}
+}
+
+func TestStateRoundTrip(t *testing.T) {
+	p, _ := New(Options{Seed: 2})
+	r := rand.New(rand.NewPCG(1, 1))
+	for i := range 500 {
+		c := Context{Time: noon.Add(time.Duration(i) * 15 * time.Minute), Uncertainty: r.Float64(), Trend: r.NormFloat64() * 0.1}
+		d := p.Choose(c)
+		p.Update(d, envReward(r, c, d.Arm))
+	}
+	var buf bytes.Buffer
+	if _, err := p.WriteTo(&buf); err != nil {
+		t.Fatal(err)
+	}
+	q, _ := New(Options{Seed: 9})
+	if _, err := q.ReadFrom(bytes.NewReader(buf.Bytes())); err != nil {
+		t.Fatal(err)
+	}
+	for h := range 24 {
+		c := Context{Time: noon.Add(time.Duration(h) * time.Hour), Uncertainty: 0.3}
+		if diff := cmp.Diff(p.Best(c), q.Best(c), cmp.Comparer(func(a, b float64) bool { return a == b || (a != a && b != b) })); diff != "" {
+			t.Fatalf("restored policy decides differently (-orig +restored):\n%s", diff)
+		}
+	}
+
+	good := buf.Bytes()
+	for i, pos := range []int{0, 5, len(good) / 2, len(good) - 1} {
+		b := bytes.Clone(good)
+		b[pos] ^= 0x10
+		fresh, _ := New(Options{})
+		if _, err := fresh.ReadFrom(bytes.NewReader(b)); !errors.Is(err, ErrCorruptState) {
+			t.Errorf("case %d: corrupt byte %d: err = %v, want ErrCorruptState", i, pos, err)
+		}
+		if fresh.Epochs() != 0 {
+			t.Errorf("case %d: failed read changed the state", i)
+		}
+	}
+	if _, err := (&Policy{}).ReadFrom(bytes.NewReader(good[:10])); !errors.Is(err, ErrCorruptState) {
+		t.Errorf("truncated: err = %v", err)
+	}
+	other, _ := New(Options{Arms: []Arm{{1, 0}}})
+	if _, err := other.ReadFrom(bytes.NewReader(good)); !errors.Is(err, ErrIncompatibleState) {
+		t.Errorf("other arms: err = %v, want ErrIncompatibleState", err)
+	}
+}
+
+func TestParseMode(t *testing.T) {
+	for _, m := range []Mode{ModeOff, ModeDryRun, ModeActive} {
+		got, err := ParseMode(m.String())
+		if err != nil || got != m {
+			t.Errorf("ParseMode(%q) = %v, %v", m.String(), got, err)
+		}
+	}
+	if _, err := ParseMode("on"); err == nil {
+		t.Error("ParseMode(on) succeeded")
+	}
+	var zero Options
+	if zero.Arms != nil || ModeOff != Mode(0) {
+		t.Error("the zero Mode must be off")
+	}
+}
+
+func TestOptionsErrors(t *testing.T) {
+	for _, o := range []Options{
+		{Arms: []Arm{{Headroom: 0}}},
+		{HourBuckets: 25},
+		{UncertaintyEdges: []float64{0.5, 0.2}},
+	} {
+		if _, err := New(o); err == nil {
+			t.Errorf("New(%+v) succeeded", o)
+		}
+	}
+}

@@ -1,0 +1,120 @@
+package policy
+
+import (
+	"bytes"
+	"encoding/binary"
+	"encoding/gob"
+	"errors"
+	"fmt"
+	"hash/crc32"
+	"io"
+	"slices"
+)
+
+// ErrCorruptState means persisted policy state could not be decoded.
+var ErrCorruptState = errors.New("corrupt policy state")
+
+// ErrIncompatibleState means the state was learned with other arms or
+// other context buckets.
+var ErrIncompatibleState = errors.New("incompatible policy state")
+
+const (
+	stateMagic   = "SCPOL"
+	stateVersion = 1
+	maxStateSize = 64 << 20
+)
+
+var crcTable = crc32.MakeTable(crc32.Castagnoli)
+
+type persisted struct {
+	Arms             []Arm
+	HourBuckets      int
+	UncertaintyEdges []float64
+	TrendEdge        float64
+	Cells            [][]stats
+	ArmStats         []stats
+	All              stats
+}
+
+// WriteTo persists what the policy learned: magic "SCPOL", a version
+// byte, the payload length (uint64 big endian), the gob payload and its
+// CRC-32C. It implements io.WriterTo.
+func (p *Policy) WriteTo(w io.Writer) (int64, error) {
+	p.mu.Lock()
+	var buf bytes.Buffer
+	err := gob.NewEncoder(&buf).Encode(persisted{
+		Arms: p.opts.Arms, HourBuckets: p.opts.HourBuckets, UncertaintyEdges: p.opts.UncertaintyEdges,
+		TrendEdge: p.opts.TrendEdge, Cells: p.cells, ArmStats: p.arms, All: p.all,
+	})
+	p.mu.Unlock()
+	if err != nil {
+		return 0, fmt.Errorf("encode policy state: %w", err)
+	}
+	payload := buf.Bytes()
+	var hdr [len(stateMagic) + 1 + 8]byte
+	copy(hdr[:], stateMagic)
+	hdr[len(stateMagic)] = stateVersion
+	binary.BigEndian.PutUint64(hdr[len(stateMagic)+1:], uint64(len(payload)))
+	var crc [4]byte
+	binary.BigEndian.PutUint32(crc[:], crc32.Checksum(payload, crcTable))
+	var total int64
+	for _, b := range [][]byte{hdr[:], payload, crc[:]} {
+		n, err := w.Write(b)
+		total += int64(n)
+		if err != nil {
+			return total, fmt.Errorf("write policy state: %w", err)
+		}
+	}
+	return total, nil
+}
+
+// ReadFrom restores state written by WriteTo. The arms and buckets must
+// match the policy's options; on error the policy is unchanged. It
+// implements io.ReaderFrom.
+func (p *Policy) ReadFrom(r io.Reader) (int64, error) {
+	var hdr [len(stateMagic) + 1 + 8]byte
+	n, err := io.ReadFull(r, hdr[:])
+	total := int64(n)
+	if err != nil {
+		return total, fmt.Errorf("%w: header: %v", ErrCorruptState, err)
+	}
+	if string(hdr[:len(stateMagic)]) != stateMagic {
+		return total, fmt.Errorf("%w: bad magic", ErrCorruptState)
+	}
+	if hdr[len(stateMagic)] != stateVersion {
+		return total, fmt.Errorf("%w: unknown version %d", ErrCorruptState, hdr[len(stateMagic)])
+	}
+	size := binary.BigEndian.Uint64(hdr[len(stateMagic)+1:])
+	if size > maxStateSize {
+		return total, fmt.Errorf("%w: payload of %d bytes exceeds the limit", ErrCorruptState, size)
+	}
+	body := make([]byte, size+4)
+	n, err = io.ReadFull(r, body)
+	total += int64(n)
+	if err != nil {
+		return total, fmt.Errorf("%w: payload: %v", ErrCorruptState, err)
+	}
+	if got, want := crc32.Checksum(body[:size], crcTable), binary.BigEndian.Uint32(body[size:]); got != want {
+		return total, fmt.Errorf("%w: checksum %08x, want %08x", ErrCorruptState, got, want)
+	}
+	var s persisted
+	if err := gob.NewDecoder(bytes.NewReader(body[:size])).Decode(&s); err != nil {
+		return total, fmt.Errorf("%w: decode: %v", ErrCorruptState, err)
+	}
+	if !slices.Equal(s.Arms, p.opts.Arms) || s.HourBuckets != p.opts.HourBuckets ||
+		!slices.Equal(s.UncertaintyEdges, p.opts.UncertaintyEdges) || s.TrendEdge != p.opts.TrendEdge {
+		return total, fmt.Errorf("%w: learned with other arms or context buckets", ErrIncompatibleState)
+	}
+	if len(s.Cells) != p.numBuckets() || len(s.ArmStats) != len(p.opts.Arms) {
+		return total, fmt.Errorf("%w: table shape", ErrCorruptState)
+	}
+	for _, row := range s.Cells {
+		if len(row) != len(p.opts.Arms) {
+			return total, fmt.Errorf("%w: table shape", ErrCorruptState)
+		}
+	}
+	p.mu.Lock()
+	p.cells, p.arms, p.all = s.Cells, s.ArmStats, s.All
+	p.mu.Unlock()
+	return total, nil
+}
