@@ -3,7 +3,6 @@ package collector
 import (
 	"math"
 	"slices"
-	"sort"
 	"time"
 )
 
@@ -119,7 +118,7 @@ func clipOutliers(dst, src []float64, k float64, window int) int {
 	n := len(src)
 	// sorted holds the observed values of src[lo:hi] in order; it slides
 	// with i, one insertion and one deletion per step.
-	var sorted, dev []float64
+	var sorted []float64
 	lo, hi := 0, 0
 	clipped := 0
 	for i := range n {
@@ -140,12 +139,7 @@ func clipOutliers(dst, src []float64, k float64, window int) int {
 			continue
 		}
 		med := median(sorted)
-		dev = dev[:0]
-		for _, x := range sorted {
-			dev = append(dev, math.Abs(x-med))
-		}
-		sort.Float64s(dev)
-		mad := median(dev)
+		mad := madSorted(sorted, med)
 		if mad == 0 {
 			continue
 		}
@@ -173,6 +167,30 @@ func removeSorted(s []float64, v float64) []float64 {
 		return s
 	}
 	return slices.Delete(s, i, i+1)
+}
+
+// madSorted returns the median absolute deviation of the sorted, non-empty
+// slice s from med. The deviations grow outward from med on both sides, so
+// merging the two runs yields them in order without sorting.
+func madSorted(s []float64, med float64) float64 {
+	n := len(s)
+	r, _ := slices.BinarySearch(s, med) // s[r] >= med
+	l := r - 1
+	var prev, cur float64
+	for k := 0; k <= n/2; k++ {
+		prev = cur
+		if r >= n || (l >= 0 && med-s[l] <= s[r]-med) {
+			cur = med - s[l]
+			l--
+		} else {
+			cur = s[r] - med
+			r++
+		}
+	}
+	if n%2 == 1 {
+		return cur
+	}
+	return (prev + cur) / 2
 }
 
 // median of a sorted, non-empty slice.

@@ -2,6 +2,7 @@ package collector
 
 import (
 	"math"
+	"slices"
 	"testing"
 	"time"
 
@@ -191,5 +192,19 @@ func BenchmarkClean(b *testing.B) {
 	b.ReportAllocs()
 	for b.Loop() {
 		Clean(s, start, time.Minute, n, CleanOptions{MaxGap: 5 * time.Minute, OutlierMADs: 10})
+	}
+}
+
+func TestMADSorted(t *testing.T) {
+	for _, s := range [][]float64{{1}, {1, 2}, {1, 2, 3}, {1, 1, 2, 2, 4, 6, 9}, {-5, 0, 0, 1, 3, 100}, {9, 9, 10, 10, 10, 11, 11, 12, 12, 1000}} {
+		med := median(s)
+		var dev []float64
+		for _, x := range s {
+			dev = append(dev, math.Abs(x-med))
+		}
+		slices.Sort(dev)
+		if got, want := madSorted(s, med), median(dev); got != want {
+			t.Errorf("madSorted(%v) = %g, want %g", s, got, want)
+		}
 	}
 }
