@@ -19,6 +19,9 @@ var (
 	ErrNotEnoughData = errors.New("not enough history")
 	// ErrNotFitted means Predict was called before a successful Fit.
 	ErrNotFitted = errors.New("model not fitted")
+	// ErrCorruptModel means a persisted model could not be decoded: wrong
+	// magic, unknown version, bad checksum, truncated or inconsistent data.
+	ErrCorruptModel = errors.New("corrupt model")
 )
 
 // Series is a regularly spaced series. Values[i] is the observation at

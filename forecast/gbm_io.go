@@ -3,7 +3,6 @@ package forecast
 import (
 	"bytes"
 	"encoding/binary"
-	"errors"
 	"fmt"
 	"hash/crc32"
 	"math"
@@ -16,8 +15,7 @@ const (
 	boosterVersion = 1
 )
 
-// ErrCorruptModel means a serialised model failed its checks.
-var ErrCorruptModel = errors.New("corrupt model")
+// ErrCorruptModel is declared in forecast.go (shared by every model).
 
 // MarshalBinary encodes the booster (format version 1).
 func (b *Booster) MarshalBinary() ([]byte, error) {
