@@ -25,15 +25,15 @@ func TestDecide(t *testing.T) {
 	dynamic.Dynamic, dynamic.WidthFactor = true, 1
 
 	tests := []struct {
-		name       string
-		r          Resource
-		v          shadowcast.Value
-		current    []int
-		history    []Sample
-		wantRule   string
-		wantTarget []int
-		wantChange bool
-		wantStab   float64
+		name        string
+		r           Resource
+		v           shadowcast.Value
+		current     []int
+		history     []Sample
+		wantRule    string
+		wantTarget  []int
+		wantChange  bool
+		wantStab    float64
 		wantRecheck time.Time
 	}{
 		{
@@ -96,8 +96,8 @@ func TestDecide(t *testing.T) {
 		{
 			name: "stabilised release already at capacity",
 			r:    base, v: shadowcast.Value{Point: 250, Lower: 200, Upper: 300, PeakUpper: 320, Actual: 240},
-			current: []int{7},
-			history: []Sample{{At: t0.Add(-1 * time.Minute), Need: 700}},
+			current:  []int{7},
+			history:  []Sample{{At: t0.Add(-1 * time.Minute), Need: 700}},
 			wantRule: RuleScaleDown, wantTarget: []int{7}, wantChange: false, wantStab: 700,
 			wantRecheck: t0.Add(4 * time.Minute),
 		},
