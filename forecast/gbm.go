@@ -182,13 +182,16 @@ func (b *Booster) Importance() []float64 {
 	return imp
 }
 
-// binned is a dataset quantised with fixed edges: column-major bins, bin 0
-// = missing.
+// binned is a dataset quantised with fixed edges: row-major bins, bin 0 =
+// missing. Row-major keeps the bins of one row in one cache line, which
+// makes histograms of deep (sparse) leaves cheap.
 type binned struct {
 	rows, cols int
-	bins       [][]uint8
+	rb         []uint8
 	nbins      []int // value bins of each feature + 1 (the missing bin)
 }
+
+func (d *binned) bin(i, f int) uint8 { return d.rb[i*d.cols+f] }
 
 // quantileEdges returns at most maxBins-1 increasing cut points for the
 // non-NaN values of column f of X.
@@ -239,14 +242,12 @@ func binValue(edges []float64, x float64) uint8 {
 }
 
 func binMatrix(X *Matrix, edges [][]float64) *binned {
-	d := &binned{rows: X.Rows, cols: X.Cols, bins: make([][]uint8, X.Cols), nbins: make([]int, X.Cols)}
+	d := &binned{rows: X.Rows, cols: X.Cols, rb: make([]uint8, len(X.Data)), nbins: make([]int, X.Cols)}
 	for f := 0; f < X.Cols; f++ {
-		col := make([]uint8, X.Rows)
 		e := edges[f]
-		for i := range col {
-			col[i] = binValue(e, X.Data[i*X.Cols+f])
+		for i := 0; i < X.Rows; i++ {
+			d.rb[i*X.Cols+f] = binValue(e, X.Data[i*X.Cols+f])
 		}
-		d.bins[f] = col
 		d.nbins[f] = len(e) + 2
 	}
 	return d
@@ -325,10 +326,10 @@ func (b *Booster) Continue(X *Matrix, y []float64, opts GBMOptions) error {
 	return b.boost(binMatrix(X, b.Edges), y, pred, base)
 }
 
-// histBin accumulates gradient and hessian sums and a row count.
+// histBin accumulates a gradient sum and a row count. Both supported
+// losses have a unit hessian, so the count is also the hessian sum.
 type histBin struct {
-	g, h float64
-	n    int
+	g, n float64
 }
 
 // splitInfo is the best split of a leaf.
@@ -356,7 +357,6 @@ type trainer struct {
 	d      *binned
 	o      GBMOptions
 	grad   []float64
-	hess   []float64
 	idx    []int32
 	feats  []int // features tried in this tree
 	free   [][]histBin
@@ -367,7 +367,7 @@ type trainer struct {
 
 func (b *Booster) boost(d *binned, y, pred []float64, o GBMOptions) error {
 	n := d.rows
-	t := &trainer{d: d, o: o, grad: make([]float64, n), hess: make([]float64, n), b: b}
+	t := &trainer{d: d, o: o, grad: make([]float64, n), b: b}
 	rng := rand.New(rand.NewPCG(o.Seed, 0x5eed))
 	var validPred []float64
 	bestLoss, bestTrees, sinceBest := math.Inf(1), len(b.Roots), 0
@@ -394,7 +394,7 @@ func (b *Booster) boost(d *binned, y, pred []float64, o GBMOptions) error {
 			r := pred[i] - y[i]
 			switch o.Loss {
 			case LossL2:
-				t.grad[i], t.hess[i] = r, 1
+				t.grad[i] = r
 			case LossQuantile:
 				if r > 0 {
 					t.grad[i] = 1 - o.Quantile
@@ -403,7 +403,6 @@ func (b *Booster) boost(d *binned, y, pred []float64, o GBMOptions) error {
 				} else {
 					t.grad[i] = 0
 				}
-				t.hess[i] = 1
 			}
 		}
 		// Rows of this tree.
@@ -439,8 +438,17 @@ func (b *Booster) boost(d *binned, y, pred []float64, o GBMOptions) error {
 		// Update predictions: binned traversal covers rows outside the
 		// subsample too.
 		root := b.Roots[len(b.Roots)-1]
-		for i := range n {
-			pred[i] += b.LeafValue[^t.walkBinned(root, i)]
+		if len(t.idx) == n {
+			for li, rows := range leafRows {
+				v := b.LeafValue[firstLeaf+li]
+				for _, r := range rows {
+					pred[r] += v
+				}
+			}
+		} else {
+			for i := range n {
+				pred[i] += b.LeafValue[^t.walkBinned(root, i)]
+			}
 		}
 		if o.ValidX != nil {
 			loss := 0.0
@@ -491,7 +499,7 @@ func (t *trainer) walkBinned(n int32, i int) int32 {
 	b := t.b
 	for n >= 0 {
 		f := b.Feature[n]
-		bin := t.d.bins[f][i]
+		bin := t.d.bin(i, int(f))
 		var left bool
 		if bin == 0 {
 			left = b.DefaultLeft[n]
@@ -529,18 +537,26 @@ func (t *trainer) newHist() []histBin {
 // buildHist fills the histogram of a leaf from its rows.
 func (t *trainer) buildHist(l *leaf) {
 	rows := t.idx[l.lo:l.hi]
-	g := make([]float64, len(rows))
-	h := make([]float64, len(rows))
-	for j, r := range rows {
-		g[j], h[j] = t.grad[r], t.hess[r]
+	cols := t.d.cols
+	hist := l.hist
+	if len(t.feats) == cols {
+		for _, r := range rows {
+			g := t.grad[r]
+			rb := t.d.rb[int(r)*cols : int(r)*cols+cols]
+			for f, b := range rb {
+				hb := &hist[f<<8|int(b)]
+				hb.g += g
+				hb.n++
+			}
+		}
+		return
 	}
-	for _, f := range t.feats {
-		col := t.d.bins[f]
-		hist := l.hist[f*256 : f*256+256]
-		for j, r := range rows {
-			hb := &hist[col[r]]
-			hb.g += g[j]
-			hb.h += h[j]
+	for _, r := range rows {
+		g := t.grad[r]
+		rb := t.d.rb[int(r)*cols : int(r)*cols+cols]
+		for _, f := range t.feats {
+			hb := &hist[f<<8|int(rb[f])]
+			hb.g += g
 			hb.n++
 		}
 	}
@@ -554,7 +570,8 @@ func (t *trainer) findSplit(l *leaf) {
 		return
 	}
 	parent := l.g * l.g / (l.h + o.Lambda)
-	total := l.hi - l.lo
+	total := float64(l.hi - l.lo)
+	minData := float64(o.MinDataInLeaf)
 	for _, f := range t.feats {
 		hist := l.hist[f*256 : f*256+t.d.nbins[f]]
 		miss := hist[0]
@@ -562,26 +579,26 @@ func (t *trainer) findSplit(l *leaf) {
 			if missLeft && miss.n == 0 {
 				break // same as missing right
 			}
-			gl, hl, nl := 0.0, 0.0, 0
+			gl, nl := 0.0, 0.0
 			if missLeft {
-				gl, hl, nl = miss.g, miss.h, miss.n
+				gl, nl = miss.g, miss.n
 			}
 			for bin := 1; bin < len(hist)-1; bin++ {
 				gl += hist[bin].g
-				hl += hist[bin].h
 				nl += hist[bin].n
-				if nl < o.MinDataInLeaf || hl < o.MinChildWeight {
+				hl := nl
+				if nl < minData || hl < o.MinChildWeight {
 					continue
 				}
 				nr := total - nl
-				hr := l.h - hl
-				if nr < o.MinDataInLeaf || hr < o.MinChildWeight {
+				hr := nr
+				if nr < minData || hr < o.MinChildWeight {
 					break
 				}
 				gr := l.g - gl
 				gain := gl*gl/(hl+o.Lambda) + gr*gr/(hr+o.Lambda) - parent
 				if gain > l.best.gain {
-					l.best = splitInfo{gain: gain, feature: f, bin: uint8(bin), defaultLeft: missLeft, gl: gl, hl: hl, nl: nl}
+					l.best = splitInfo{gain: gain, feature: f, bin: uint8(bin), defaultLeft: missLeft, gl: gl, hl: hl, nl: int(nl)}
 				}
 			}
 		}
@@ -595,10 +612,9 @@ func (t *trainer) findSplit(l *leaf) {
 // It returns the training rows of each new leaf, in leaf order.
 func (t *trainer) growTree() [][]int32 {
 	b, o := t.b, t.o
-	root := &leaf{lo: 0, hi: len(t.idx), hist: t.newHist(), node: -1}
+	root := &leaf{lo: 0, hi: len(t.idx), h: float64(len(t.idx)), hist: t.newHist(), node: -1}
 	for _, r := range t.idx {
 		root.g += t.grad[r]
-		root.h += t.hess[r]
 	}
 	t.buildHist(root)
 	t.findSplit(root)
@@ -627,12 +643,12 @@ func (t *trainer) growTree() [][]int32 {
 		b.Gain[s.feature] += s.gain
 		t.link(l, node)
 		// Partition rows in place: left rows first, order kept.
-		col := t.d.bins[s.feature]
+		cols, rb := t.d.cols, t.d.rb
 		rows := t.idx[l.lo:l.hi]
 		tmp := make([]int32, 0, len(rows)-s.nl)
 		k := 0
 		for _, r := range rows {
-			bin := col[r]
+			bin := rb[int(r)*cols+s.feature]
 			if (bin == 0 && s.defaultLeft) || (bin != 0 && bin <= s.bin) {
 				rows[k] = r
 				k++
@@ -655,7 +671,6 @@ func (t *trainer) growTree() [][]int32 {
 			lh, sh := large.hist[f*256:f*256+256], small.hist[f*256:f*256+256]
 			for j := range t.d.nbins[f] {
 				lh[j].g -= sh[j].g
-				lh[j].h -= sh[j].h
 				lh[j].n -= sh[j].n
 			}
 		}
