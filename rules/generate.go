@@ -65,6 +65,11 @@ type Options struct {
 	// apart; the resource rules collapse them with max before summing the
 	// matching instances. Default instance and pod.
 	ReplicaLabels []string
+	// KeepLabels survive the aggregation of the resource rules and take
+	// part in the join with the thresholds, so two shadowcast deployments
+	// with the same shadow names stay apart and an AlertmanagerConfig's
+	// namespace matcher still matches. Default namespace.
+	KeepLabels []string
 }
 
 func (o *Options) applyDefaults() {
@@ -82,6 +87,9 @@ func (o *Options) applyDefaults() {
 	}
 	if o.ReplicaLabels == nil {
 		o.ReplicaLabels = []string{"instance", "pod"}
+	}
+	if o.KeepLabels == nil {
+		o.KeepLabels = []string{"namespace"}
 	}
 	if o.ActualOutsideFor == 0 {
 		o.ActualOutsideFor = defaultActualOutsideForTime
@@ -153,6 +161,11 @@ func (o *Options) validate() error {
 	for _, l := range o.ReplicaLabels {
 		if !model.LabelName(l).IsValidLegacy() || slices.Contains(reservedLabels, l) {
 			add("replica label %q: not a valid, unreserved label name", l)
+		}
+	}
+	for _, l := range o.KeepLabels {
+		if !model.LabelName(l).IsValidLegacy() || slices.Contains(reservedLabels, l) || slices.Contains(o.ReplicaLabels, l) {
+			add("keep label %q: not a valid, unreserved label name outside the replica labels", l)
 		}
 	}
 	if len(o.ReplicaLabels) == 0 {
@@ -254,10 +267,13 @@ func resourceRules(o Options) ruleGroup {
 	for _, r := range o.Resources {
 		hs := r.Horizon.String()
 		shadowLabels := map[string]string{"shadow": r.Shadow, "horizon": hs}
-		by := []string{"shadow", "horizon"}
+		by := append([]string{"shadow", "horizon"}, o.KeepLabels...)
+		on := strings.Join(append([]string{"shadow"}, o.KeepLabels...), ", ")
 		for _, k := range sortedKeys(r.MatchLabels) {
 			shadowLabels[k] = r.MatchLabels[k]
-			by = append(by, k)
+			if !slices.Contains(by, k) {
+				by = append(by, k)
+			}
 		}
 		thrLabels := map[string]string{"shadow": r.Shadow, "resource": r.Name}
 		shadowSide := func(metric string) string {
@@ -265,7 +281,7 @@ func resourceRules(o Options) ruleGroup {
 				strings.Join(by, ", "), strings.Join(o.ReplicaLabels, ", "), selector(metric, shadowLabels))
 		}
 		thrSide := func(metric string) string {
-			return fmt.Sprintf("max by (shadow, resource) (%s)", selector(metric, thrLabels))
+			return fmt.Sprintf("max by (%s) (%s)", strings.Join(append([]string{"shadow", "resource"}, o.KeepLabels...), ", "), selector(metric, thrLabels))
 		}
 		// Dynamic thresholds move by k times the interval half-width w:
 		// value > upper − k·w  ⇔  value + k·w > upper, and
@@ -279,7 +295,7 @@ func resourceRules(o Options) ruleGroup {
 			downSide = fmt.Sprintf("(\n  %s\n  -\n  %s\n)", downSide, width)
 			rule = fmt.Sprintf("the dynamic threshold (moved by %s times the interval half-width)", k)
 		}
-		up := fmt.Sprintf("%s\n> on (shadow) group_left (resource)\n%s\n", upSide, thrSide("shadowcast_threshold_upper"))
+		up := fmt.Sprintf("%s\n> on (%s) group_left (resource)\n%s\n", upSide, on, thrSide("shadowcast_threshold_upper"))
 
 		if r.ThresholdUpper > 0 {
 			g.Rules = append(g.Rules, ruleEntry{
@@ -300,10 +316,10 @@ func resourceRules(o Options) ruleGroup {
 			})
 		}
 		if r.ThresholdLower > 0 {
-			down := fmt.Sprintf("(\n%s  < on (shadow) group_left (resource)\n%s)\n", indent(downSide+"\n"), indent(thrSide("shadowcast_threshold_lower")+"\n"))
+			down := fmt.Sprintf("(\n%s  < on (%s) group_left (resource)\n%s)\n", indent(downSide+"\n"), on, indent(thrSide("shadowcast_threshold_lower")+"\n"))
 			if r.ThresholdUpper > 0 {
 				// Never release while the same shadow asks for more.
-				down += fmt.Sprintf("unless on (shadow)\n(\n%s)\n", indent(up))
+				down += fmt.Sprintf("unless on (%s)\n(\n%s)\n", on, indent(up))
 			}
 			g.Rules = append(g.Rules, ruleEntry{
 				Alert: AlertScaleDown,

@@ -172,6 +172,7 @@ func TestGenerateRejects(t *testing.T) {
 		{"negative for", Options{ScaleUpFor: -five}, "must not be negative"},
 		{"replica label", Options{ReplicaLabels: []string{"shadow"}}, "replica label"},
 		{"no replica label", Options{ReplicaLabels: []string{}}, "at least one"},
+		{"keep label is a replica label", Options{KeepLabels: []string{"instance"}}, "keep label"},
 		{"shadow without name", Options{Shadows: []config.Shadow{{Horizons: []model.Duration{five}}}}, "name is required"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

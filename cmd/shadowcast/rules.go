@@ -23,11 +23,12 @@ func rulesCommand(app *kingpin.Application) command {
 		downFor       = c.Flag("rules.scale-down-for", "`for` of the scale-down alerts.").Default("10m").String()
 		outsideFor    = c.Flag("rules.actual-outside-for", "`for` of the actual-outside-interval alerts.").Default("30m").String()
 		replicaLabels = c.Flag("rules.replica-label", "Label telling HA replicas of one shadow instance apart (repeatable).").Default("instance", "pod").Strings()
+		keepLabels    = c.Flag("rules.keep-label", "Label kept through the aggregation of the scaling rules and joined on (repeatable).").Default("namespace").Strings()
 	)
 	return command{clause: c, run: func() int {
 		if err := generateRules(*configFile, *output, rulesFlags{
 			runbookURL: *runbookURL, upSeries: *upSeries, upFor: *upFor, downFor: *downFor,
-			outsideFor: *outsideFor, replicaLabels: *replicaLabels,
+			outsideFor: *outsideFor, replicaLabels: *replicaLabels, keepLabels: *keepLabels,
 		}); err != nil {
 			fmt.Fprintf(os.Stderr, "shadowcast rules: %v\n", err)
 			return 1
@@ -38,7 +39,7 @@ func rulesCommand(app *kingpin.Application) command {
 
 type rulesFlags struct {
 	runbookURL, upSeries, upFor, downFor, outsideFor string
-	replicaLabels                                    []string
+	replicaLabels, keepLabels                        []string
 }
 
 func generateRules(configFile, output string, f rulesFlags) error {
@@ -53,6 +54,7 @@ func generateRules(configFile, output string, f rulesFlags) error {
 		RunbookURL:    f.runbookURL,
 		ScaleUpSeries: f.upSeries,
 		ReplicaLabels: f.replicaLabels,
+		KeepLabels:    f.keepLabels,
 	}
 	for _, d := range []struct {
 		flag, v string
