@@ -1,0 +1,426 @@
+package shadow
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"hash/fnv"
+	"log/slog"
+	"runtime"
+	"sort"
+	"sync"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/prometheus/model/labels"
+
+	"github.com/shadowcast/shadowcast"
+	"github.com/shadowcast/shadowcast/collector"
+	"github.com/shadowcast/shadowcast/forecast"
+)
+
+// Reasons published in shadowcast_model_info{reason}. A bounded enum.
+const (
+	ReasonColdStart   = "cold_start"           // not enough history yet: last value, wide bounds
+	ReasonConfigured  = "configured"           // the model named in config serves
+	ReasonSelected    = "selected_by_backtest" // auto: best rolling-origin backtest score
+	ReasonFallback    = "fallback"             // the chosen model failed; a baseline serves
+	ReasonSourceError = "source_error"         // the last read failed; the last good forecast is served
+	ReasonDeviation   = "deviation"            // actuals left the bounds for long; a baseline serves
+)
+
+// Source reads one shadow's activity (collector.Prometheus, collector.Scrape,
+// collector.File satisfy it).
+type Source interface {
+	Fetch(ctx context.Context, from, to time.Time, step time.Duration) ([]collector.Series, error)
+	Now() time.Time
+}
+
+// Store keeps raw history across restarts (collector.Store satisfies it).
+type Store interface {
+	Append(shadow string, series []collector.Series) error
+	Load(shadow string, from, to time.Time) ([]collector.Series, error)
+}
+
+// Models builds the forecasting models the engine trains.
+type Models interface {
+	// New returns the model called name (a config model name other than
+	// "auto") for a series with the given step.
+	New(name string, step time.Duration) (forecast.Model, error)
+	// Auto chooses a model for s among the candidates for step, by
+	// backtest on the series' own recent history.
+	Auto(s forecast.Series, spec forecast.Spec) (forecast.Model, error)
+	// Fallback returns the baseline served when the chosen model fails.
+	Fallback(step time.Duration) forecast.Model
+	// ColdStart returns the model served while history is too short.
+	ColdStart(step time.Duration) forecast.Model
+	// MinHistory is how many valid samples a non-cold-start model needs.
+	MinHistory(step time.Duration) int
+}
+
+// Options configures an Engine.
+type Options struct {
+	Shadows []ShadowOptions
+	Models  Models
+	// Store persists raw history; nil keeps history in memory only.
+	Store Store
+	// Events known to every shadow (per-shadow events in ShadowOptions).
+	Events []forecast.Event
+	// TrainWorkers bounds concurrent trainings (default GOMAXPROCS).
+	TrainWorkers int
+	// ShardIndex and ShardTotal split instances across replicas by a
+	// stable hash of shadow name and labels (ShardTotal 0 or 1: no sharding).
+	ShardIndex, ShardTotal int
+	// MaxInstances caps the instances of one shadow (default 2000).
+	MaxInstances int
+	// Now is the wall clock (default time.Now).
+	Now func() time.Time
+}
+
+// ShadowOptions configures one shadow.
+type ShadowOptions struct {
+	Name     string
+	Source   Source
+	Persist  bool // write raw samples to Options.Store
+	Step     time.Duration
+	History  time.Duration
+	Horizons []time.Duration
+	// Confidence is the nominal coverage of the bounds.
+	Confidence float64
+	// Model is a config model name; "auto" selects by backtest.
+	Model           string
+	RetrainInterval time.Duration
+	Clean           collector.CleanOptions
+	Events          []forecast.Event
+	// Interval between reads in wall-clock time (default Step). File
+	// replay shortens it by the speed-up.
+	Interval time.Duration
+	// Fingerprint identifies the configuration the options came from; Update
+	// keeps the state of shadows whose fingerprint is unchanged.
+	Fingerprint string
+}
+
+// Engine runs every shadow. Create it with New, start it with Run.
+type Engine struct {
+	opts    Options
+	logger  *slog.Logger
+	metrics *metrics
+	train   chan struct{} // semaphore bounding concurrent trainings
+	trainWG sync.WaitGroup
+
+	mu      sync.RWMutex
+	shadows map[string]*shadowState
+	names   []string
+	runCtx  context.Context // set by Run; loops of shadows added later start under it
+	loops   sync.WaitGroup
+}
+
+// New builds an Engine. It validates the options but starts nothing.
+func New(opts Options, reg prometheus.Registerer, logger *slog.Logger) (*Engine, error) {
+	if opts.Models == nil {
+		return nil, errors.New("shadow: Options.Models is required")
+	}
+	if opts.Now == nil {
+		opts.Now = time.Now
+	}
+	if opts.TrainWorkers <= 0 {
+		opts.TrainWorkers = runtime.GOMAXPROCS(0)
+	}
+	if opts.MaxInstances <= 0 {
+		opts.MaxInstances = 2000
+	}
+	if opts.ShardTotal > 1 && (opts.ShardIndex < 0 || opts.ShardIndex >= opts.ShardTotal) {
+		return nil, fmt.Errorf("shadow: shard index %d out of range [0, %d)", opts.ShardIndex, opts.ShardTotal)
+	}
+	e := &Engine{
+		opts:    opts,
+		logger:  logger,
+		metrics: newMetrics(reg),
+		train:   make(chan struct{}, opts.TrainWorkers),
+		shadows: map[string]*shadowState{},
+	}
+	states, names, err := e.build(opts.Shadows)
+	if err != nil {
+		return nil, err
+	}
+	e.shadows, e.names = states, names
+	return e, nil
+}
+
+// build validates shadow options and creates their (empty) states.
+func (e *Engine) build(shadows []ShadowOptions) (map[string]*shadowState, []string, error) {
+	states := map[string]*shadowState{}
+	var names []string
+	for _, so := range shadows {
+		if err := validateShadow(so); err != nil {
+			return nil, nil, err
+		}
+		if _, dup := states[so.Name]; dup {
+			return nil, nil, fmt.Errorf("shadow %q: duplicate name", so.Name)
+		}
+		if so.Interval <= 0 {
+			so.Interval = so.Step
+		}
+		hs := append([]time.Duration(nil), so.Horizons...)
+		sort.Slice(hs, func(i, j int) bool { return hs[i] < hs[j] })
+		so.Horizons = hs
+		states[so.Name] = &shadowState{opts: so, instances: map[string]*instance{}, logger: e.logger.With("shadow", so.Name)}
+		names = append(names, so.Name)
+	}
+	sort.Strings(names)
+	return states, names, nil
+}
+
+// Update applies a new set of shadows atomically: a shadow whose
+// Fingerprint is unchanged keeps its history, models and loop; changed and
+// new shadows start afresh (reloading stored history); removed shadows
+// stop. Invalid options change nothing.
+func (e *Engine) Update(shadows []ShadowOptions) error {
+	states, names, err := e.build(shadows)
+	if err != nil {
+		return err
+	}
+	e.mu.Lock()
+	old := e.shadows
+	for name, st := range states {
+		if prev, ok := old[name]; ok && prev.opts.Fingerprint != "" && prev.opts.Fingerprint == st.opts.Fingerprint {
+			states[name] = prev
+		}
+	}
+	e.shadows, e.names = states, names
+	ctx := e.runCtx
+	e.mu.Unlock()
+	for name, prev := range old {
+		if states[name] != prev && prev.cancel != nil {
+			prev.cancel()
+		}
+	}
+	if ctx != nil {
+		for _, name := range names {
+			if st := states[name]; st.cancel == nil {
+				e.startLoop(ctx, st)
+			}
+		}
+	}
+	return nil
+}
+
+// get returns the state of a shadow, or nil.
+func (e *Engine) get(name string) *shadowState {
+	e.mu.RLock()
+	defer e.mu.RUnlock()
+	return e.shadows[name]
+}
+
+// list returns the shadow states sorted by name.
+func (e *Engine) list() []*shadowState {
+	e.mu.RLock()
+	defer e.mu.RUnlock()
+	out := make([]*shadowState, len(e.names))
+	for i, n := range e.names {
+		out[i] = e.shadows[n]
+	}
+	return out
+}
+
+func validateShadow(so ShadowOptions) error {
+	switch {
+	case so.Name == "":
+		return errors.New("shadow: empty name")
+	case so.Source == nil:
+		return fmt.Errorf("shadow %q: no source", so.Name)
+	case so.Step <= 0:
+		return fmt.Errorf("shadow %q: step must be positive", so.Name)
+	case so.History < so.Step:
+		return fmt.Errorf("shadow %q: history shorter than step", so.Name)
+	case len(so.Horizons) == 0:
+		return fmt.Errorf("shadow %q: no horizons", so.Name)
+	case so.Confidence <= 0 || so.Confidence >= 1:
+		return fmt.Errorf("shadow %q: confidence must be in (0, 1)", so.Name)
+	}
+	for _, h := range so.Horizons {
+		if h <= 0 || h%so.Step != 0 {
+			return fmt.Errorf("shadow %q: horizon %s is not a positive multiple of step %s", so.Name, h, so.Step)
+		}
+	}
+	return nil
+}
+
+// Names returns the configured shadow names, sorted.
+func (e *Engine) Names() []string {
+	e.mu.RLock()
+	defer e.mu.RUnlock()
+	return append([]string(nil), e.names...)
+}
+
+// Run loads stored history and then collects and forecasts every shadow
+// until ctx is done.
+func (e *Engine) Run(ctx context.Context) {
+	e.mu.Lock()
+	e.runCtx = ctx
+	states := make([]*shadowState, 0, len(e.names))
+	for _, n := range e.names {
+		states = append(states, e.shadows[n])
+	}
+	e.mu.Unlock()
+	for _, s := range states {
+		e.startLoop(ctx, s)
+	}
+	<-ctx.Done()
+	e.loops.Wait()
+	e.trainWG.Wait()
+}
+
+func (e *Engine) startLoop(ctx context.Context, s *shadowState) {
+	ctx, cancel := context.WithCancel(ctx)
+	s.mu.Lock()
+	s.cancel = cancel
+	s.mu.Unlock()
+	e.loops.Add(1)
+	go func() {
+		defer e.loops.Done()
+		e.runShadow(ctx, s)
+	}()
+}
+
+// WaitTraining blocks until no training runs (for tests and backtests).
+func (e *Engine) WaitTraining() { e.trainWG.Wait() }
+
+func (e *Engine) runShadow(ctx context.Context, s *shadowState) {
+	e.loadStored(s)
+	delay := time.Duration(0)
+	timer := time.NewTimer(0)
+	defer timer.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-timer.C:
+		}
+		if err := e.step(ctx, s); err != nil {
+			// Exponential backoff on source errors, capped at 8 intervals.
+			if delay == 0 {
+				delay = s.opts.Interval / 4
+			} else {
+				delay *= 2
+			}
+			delay = min(delay, 8*s.opts.Interval)
+			timer.Reset(delay)
+			continue
+		}
+		delay = 0
+		timer.Reset(s.opts.Interval)
+	}
+}
+
+// loadStored fills the in-memory history from the store after a restart.
+func (e *Engine) loadStored(s *shadowState) {
+	if e.opts.Store == nil || !s.opts.Persist {
+		return
+	}
+	now := s.opts.Source.Now()
+	series, err := e.opts.Store.Load(s.opts.Name, now.Add(-s.opts.History), now)
+	if err != nil {
+		s.logger.Error("Loading stored history failed", "err", err)
+		return
+	}
+	var last int64
+	for _, ser := range series {
+		if inst := s.instanceFor(ser.Labels, e); inst != nil {
+			inst.merge(ser.Samples)
+			if n := len(ser.Samples); n > 0 && ser.Samples[n-1].T > last {
+				last = ser.Samples[n-1].T
+			}
+		}
+	}
+	if last > 0 {
+		s.mu.Lock()
+		s.fetched = time.UnixMilli(last)
+		s.mu.Unlock()
+		s.logger.Info("Loaded stored history", "instances", len(series), "last_sample", time.UnixMilli(last).UTC())
+	}
+}
+
+// Step reads new activity for one shadow and refreshes its forecasts. Run
+// calls it every interval; tests call it directly.
+func (e *Engine) Step(ctx context.Context, name string) error {
+	s := e.get(name)
+	if s == nil {
+		return fmt.Errorf("%w: %q", shadowcast.ErrUnknownShadow, name)
+	}
+	return e.step(ctx, s)
+}
+
+func (e *Engine) step(ctx context.Context, s *shadowState) error {
+	name := s.opts.Name
+	now := s.opts.Source.Now()
+	to := now.Truncate(s.opts.Step)
+	s.mu.Lock()
+	from := s.fetched
+	s.mu.Unlock()
+	if earliest := to.Add(-s.opts.History); from.Before(earliest) {
+		from = earliest
+	}
+	if !to.After(from) {
+		return nil
+	}
+	series, err := s.opts.Source.Fetch(ctx, from, to, s.opts.Step)
+	if err != nil {
+		e.metrics.sourceErrors.WithLabelValues(name).Inc()
+		s.setError(err)
+		s.logger.Warn("Reading source failed; serving the last good forecasts", "err", err)
+		e.refreshReasons(s)
+		return err
+	}
+	if e.opts.Store != nil && s.opts.Persist && len(series) > 0 {
+		if err := e.opts.Store.Append(name, series); err != nil {
+			// The samples stay in memory; only durability suffers.
+			s.logger.Error("Appending history to the store failed", "err", err)
+			e.metrics.storeErrors.WithLabelValues(name).Inc()
+		}
+	}
+	for _, ser := range series {
+		if inst := s.instanceFor(ser.Labels, e); inst != nil {
+			inst.merge(ser.Samples)
+		}
+	}
+	s.mu.Lock()
+	s.fetched = to
+	s.err = nil
+	insts := s.sortedInstances()
+	s.mu.Unlock()
+	for _, inst := range insts {
+		e.forecastInstance(s, inst)
+	}
+	return nil
+}
+
+// refreshReasons republishes every instance with the shadow's error state.
+func (e *Engine) refreshReasons(s *shadowState) {
+	s.mu.Lock()
+	insts := s.sortedInstances()
+	s.mu.Unlock()
+	for _, inst := range insts {
+		inst.mu.Lock()
+		p := inst.pub
+		inst.mu.Unlock()
+		if p == nil {
+			continue
+		}
+		cp := *p
+		cp.sourceErr = true
+		inst.publish(&cp)
+	}
+}
+
+// inShard reports whether this replica serves the instance.
+func (e *Engine) inShard(shadow string, lset labels.Labels) bool {
+	if e.opts.ShardTotal <= 1 {
+		return true
+	}
+	h := fnv.New64a()
+	h.Write([]byte(shadow))
+	h.Write([]byte{0xff})
+	h.Write([]byte(lset.String()))
+	return int(h.Sum64()%uint64(e.opts.ShardTotal)) == e.opts.ShardIndex
+}

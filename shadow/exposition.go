@@ -1,0 +1,165 @@
+package shadow
+
+import (
+	"math"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/common/model"
+	"github.com/prometheus/prometheus/model/labels"
+)
+
+// Metric names of the shadow contract (DESIGN.md). Keep them stable.
+const (
+	MetricShadow          = "shadowcast_shadow"
+	MetricShadowLower     = "shadowcast_shadow_lower"
+	MetricShadowUpper     = "shadowcast_shadow_upper"
+	MetricShadowPeak      = "shadowcast_shadow_peak"
+	MetricShadowPeakUpper = "shadowcast_shadow_peak_upper"
+	MetricActual          = "shadowcast_actual"
+	MetricModelInfo       = "shadowcast_model_info"
+	MetricModelTrained    = "shadowcast_model_trained_timestamp_seconds"
+	MetricLastForecast    = "shadowcast_last_forecast_timestamp_seconds"
+	MetricConfidence      = "shadowcast_shadow_confidence_ratio"
+	MetricInstances       = "shadowcast_shadow_instances"
+)
+
+var metricHelp = map[string]string{
+	MetricShadow:          "Point forecast of the shadow's activity `horizon` from now, in the source's unit.",
+	MetricShadowLower:     "Lower bound of the forecast at the shadow's confidence level.",
+	MetricShadowUpper:     "Upper bound of the forecast at the shadow's confidence level.",
+	MetricShadowPeak:      "Maximum point forecast over (now, now+horizon]: the lead-time decision value.",
+	MetricShadowPeakUpper: "Maximum upper bound over (now, now+horizon].",
+	MetricActual:          "Latest observed (cleaned) value of the shadow's source series.",
+	MetricModelInfo:       "The model serving a shadow instance and why (cold_start, configured, selected_by_backtest, fallback, source_error, deviation).",
+	MetricModelTrained:    "Unix time of the last successful training of the model serving a shadow instance.",
+	MetricLastForecast:    "Unix time the shadow instance's forecast was last refreshed.",
+	MetricConfidence:      "Nominal coverage of the shadow's bounds (e.g. 0.9).",
+	MetricInstances:       "Number of instances (source series) a shadow serves.",
+}
+
+// reservedLabels are set by the exposition itself; source labels with these
+// names are exported with a "source_" prefix.
+var reservedLabels = map[string]bool{"shadow": true, "horizon": true, "model": true, "reason": true, "metric": true, "resource": true}
+
+// Collector exposes the published shadows at scrape time. Register it on a
+// registry; it is an unchecked collector because source label names differ
+// between shadows.
+type Collector struct {
+	e        *Engine
+	external labels.Labels
+
+	mu    sync.Mutex
+	descs map[string]*prometheus.Desc
+}
+
+// NewCollector returns the exposition of e. External labels (e.g. the
+// replica name of an HA pair) are added to every shadow series.
+func NewCollector(e *Engine, external map[string]string) *Collector {
+	return &Collector{e: e, external: labels.FromMap(external), descs: map[string]*prometheus.Desc{}}
+}
+
+// Describe sends nothing: the collector is unchecked.
+func (c *Collector) Describe(chan<- *prometheus.Desc) {}
+
+func (c *Collector) desc(name string, labelNames []string) *prometheus.Desc {
+	key := name + "\xff" + strings.Join(labelNames, "\xff")
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	d, ok := c.descs[key]
+	if !ok {
+		d = prometheus.NewDesc(name, metricHelp[name], labelNames, nil)
+		c.descs[key] = d
+	}
+	return d
+}
+
+// Collect emits every published value.
+func (c *Collector) Collect(ch chan<- prometheus.Metric) {
+	for _, s := range c.e.list() {
+		s.mu.Lock()
+		insts := s.sortedInstances()
+		s.mu.Unlock()
+		c.collectShadow(ch, s.opts.Name, s, insts)
+	}
+}
+
+func (c *Collector) collectShadow(ch chan<- prometheus.Metric, name string, s *shadowState, insts []*instance) {
+	ext := []string{}
+	extVals := []string{}
+	c.external.Range(func(l labels.Label) {
+		ext = append(ext, l.Name)
+		extVals = append(extVals, l.Value)
+	})
+	ch <- prometheus.MustNewConstMetric(c.desc(MetricConfidence, append([]string{"shadow"}, ext...)),
+		prometheus.GaugeValue, s.opts.Confidence, append([]string{name}, extVals...)...)
+	ch <- prometheus.MustNewConstMetric(c.desc(MetricInstances, append([]string{"shadow"}, ext...)),
+		prometheus.GaugeValue, float64(len(insts)), append([]string{name}, extVals...)...)
+
+	horizonLabel := make([]string, len(s.opts.Horizons))
+	for i, h := range s.opts.Horizons {
+		horizonLabel[i] = model.Duration(h).String()
+	}
+	for _, inst := range insts {
+		p := inst.published()
+		if p == nil {
+			continue
+		}
+		// Label names: shadow, source labels, external labels; per-horizon
+		// series add horizon, model_info adds model and reason.
+		names := []string{"shadow"}
+		vals := []string{name}
+		inst.labels.Range(func(l labels.Label) {
+			n := l.Name
+			if reservedLabels[n] {
+				n = "source_" + n
+			}
+			if c.external.Has(n) {
+				return // external labels win, as in Prometheus federation
+			}
+			names = append(names, n)
+			vals = append(vals, l.Value)
+		})
+		names = append(names, ext...)
+		vals = append(vals, extVals...)
+
+		if !math.IsNaN(p.actual) {
+			ch <- prometheus.MustNewConstMetric(c.desc(MetricActual, names), prometheus.GaugeValue, p.actual, vals...)
+		}
+		infoNames := append(append([]string(nil), names...), "model", "reason")
+		infoVals := append(append([]string(nil), vals...), p.model, p.reasonLabel())
+		ch <- prometheus.MustNewConstMetric(c.desc(MetricModelInfo, infoNames), prometheus.GaugeValue, 1, infoVals...)
+		if !p.trainedAt.IsZero() {
+			ch <- prometheus.MustNewConstMetric(c.desc(MetricModelTrained, names), prometheus.GaugeValue, unixSeconds(p.trainedAt), vals...)
+		}
+		ch <- prometheus.MustNewConstMetric(c.desc(MetricLastForecast, names), prometheus.GaugeValue, unixSeconds(p.updated), vals...)
+
+		hNames := append(append([]string(nil), names...), "horizon")
+		hVals := append(append([]string(nil), vals...), "")
+		last := len(hVals) - 1
+		for i, h := range p.horizons {
+			k := int(h / s.opts.Step)
+			if k > p.fc.Horizon() {
+				continue
+			}
+			hVals[last] = horizonLabel[i]
+			peak, peakUpper := p.fc.Peak(k)
+			for _, mv := range [...]struct {
+				metric string
+				v      float64
+			}{
+				{MetricShadow, p.fc.Point[k-1]},
+				{MetricShadowLower, p.fc.Lower[k-1]},
+				{MetricShadowUpper, p.fc.Upper[k-1]},
+				{MetricShadowPeak, peak},
+				{MetricShadowPeakUpper, peakUpper},
+			} {
+				ch <- prometheus.MustNewConstMetric(c.desc(mv.metric, hNames), prometheus.GaugeValue, mv.v, hVals...)
+			}
+		}
+	}
+}
+
+func unixSeconds(t time.Time) float64 { return float64(t.UnixNano()) / 1e9 }

@@ -1,0 +1,370 @@
+package shadow
+
+import (
+	"hash/fnv"
+	"log/slog"
+	"math"
+	"sort"
+	"sync"
+	"time"
+
+	"github.com/prometheus/prometheus/model/labels"
+
+	"github.com/shadowcast/shadowcast/collector"
+	"github.com/shadowcast/shadowcast/forecast"
+)
+
+type shadowState struct {
+	opts   ShadowOptions
+	logger *slog.Logger
+
+	mu        sync.Mutex
+	instances map[string]*instance
+	fetched   time.Time // source time up to which data has been read
+	err       error     // last source error, nil after a good read
+	errors    int       // consecutive source errors
+	dropped   int       // instances refused by MaxInstances
+	cancel    func()    // stops the shadow's loop; nil until started
+}
+
+func (s *shadowState) setError(err error) {
+	s.mu.Lock()
+	s.err = err
+	s.errors++
+	s.mu.Unlock()
+}
+
+// instanceFor returns (creating it if needed) the instance with these
+// source labels, or nil when another shard serves it or the cap is reached.
+func (s *shadowState) instanceFor(lset labels.Labels, e *Engine) *instance {
+	key := lset.String()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if inst, ok := s.instances[key]; ok {
+		return inst
+	}
+	if !e.inShard(s.opts.Name, lset) {
+		return nil
+	}
+	if len(s.instances) >= e.opts.MaxInstances {
+		if s.dropped == 0 {
+			s.logger.Warn("Too many instances; ignoring new ones", "limit", e.opts.MaxInstances)
+		}
+		s.dropped++
+		return nil
+	}
+	h := fnv.New64a()
+	h.Write([]byte(s.opts.Name + key))
+	inst := &instance{labels: lset, key: key, seed: int64(h.Sum64() >> 1)}
+	s.instances[key] = inst
+	return inst
+}
+
+// sortedInstances returns the instances ordered by key. s.mu must be held.
+func (s *shadowState) sortedInstances() []*instance {
+	out := make([]*instance, 0, len(s.instances))
+	for _, inst := range s.instances {
+		out = append(out, inst)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].key < out[j].key })
+	return out
+}
+
+// instance is one series returned by a shadow's source.
+type instance struct {
+	labels labels.Labels
+	key    string
+	seed   int64
+
+	mu          sync.Mutex
+	raw         []collector.Sample // time-ordered, unique timestamps
+	pred        forecast.Predictor
+	model       string
+	reason      string
+	trainedAt   time.Time // wall clock of the last successful training
+	trainedData time.Time // data time the last training ended at
+	training    bool
+	pub         *published
+	past        map[time.Duration]*pastRing // forecasts made, by horizon, for the plot
+}
+
+// pastLen is how many past forecasts per horizon an instance keeps for
+// plotting the shadow against what happened.
+const pastLen = 120
+
+// pastRing is a fixed-size ring of past forecasts at one horizon.
+type pastRing struct {
+	buf  [pastLen]pastEntry
+	next int
+	n    int
+}
+
+type pastEntry struct {
+	t                   int64 // target time, unix ms
+	point, lower, upper float32
+}
+
+func (r *pastRing) add(e pastEntry) {
+	if r.n > 0 && r.buf[(r.next+pastLen-1)%pastLen].t == e.t {
+		r.buf[(r.next+pastLen-1)%pastLen] = e // same origin republished
+		return
+	}
+	r.buf[r.next] = e
+	r.next = (r.next + 1) % pastLen
+	r.n = min(r.n+1, pastLen)
+}
+
+func (r *pastRing) points() []PastPoint {
+	out := make([]PastPoint, 0, r.n)
+	for i := 0; i < r.n; i++ {
+		e := r.buf[(r.next-r.n+i+pastLen)%pastLen]
+		out = append(out, PastPoint{Target: time.UnixMilli(e.t), Point: float64(e.point), Lower: float64(e.lower), Upper: float64(e.upper)})
+	}
+	return out
+}
+
+// PastPoint is a forecast made earlier for Target.
+type PastPoint struct {
+	Target              time.Time
+	Point, Lower, Upper float64
+}
+
+// published is an immutable forecast snapshot of one instance.
+type published struct {
+	fc         forecast.Forecast
+	horizons   []time.Duration
+	actual     float64
+	model      string
+	reason     string
+	sourceErr  bool
+	trainedAt  time.Time
+	updated    time.Time
+	confidence float64
+}
+
+func (inst *instance) publish(p *published) {
+	inst.mu.Lock()
+	defer inst.mu.Unlock()
+	inst.pub = p
+	if p.sourceErr {
+		return
+	}
+	if inst.past == nil {
+		inst.past = map[time.Duration]*pastRing{}
+	}
+	for _, h := range p.horizons {
+		k := int(h / p.fc.Step)
+		if k < 1 || k > p.fc.Horizon() {
+			continue
+		}
+		r := inst.past[h]
+		if r == nil {
+			r = &pastRing{}
+			inst.past[h] = r
+		}
+		r.add(pastEntry{t: p.fc.Origin.Add(h).UnixMilli(), point: float32(p.fc.Point[k-1]), lower: float32(p.fc.Lower[k-1]), upper: float32(p.fc.Upper[k-1])})
+	}
+}
+
+func (inst *instance) published() *published {
+	inst.mu.Lock()
+	defer inst.mu.Unlock()
+	return inst.pub
+}
+
+// merge adds samples, replacing values at equal timestamps.
+func (inst *instance) merge(samples []collector.Sample) {
+	if len(samples) == 0 {
+		return
+	}
+	inst.mu.Lock()
+	defer inst.mu.Unlock()
+	n := len(inst.raw)
+	if n == 0 || samples[0].T > inst.raw[n-1].T {
+		inst.raw = append(inst.raw, samples...)
+		return
+	}
+	merged := make([]collector.Sample, 0, n+len(samples))
+	i, j := 0, 0
+	for i < n || j < len(samples) {
+		switch {
+		case j == len(samples) || (i < n && inst.raw[i].T < samples[j].T):
+			merged = append(merged, inst.raw[i])
+			i++
+		case i == n || samples[j].T < inst.raw[i].T:
+			merged = append(merged, samples[j])
+			j++
+		default: // equal timestamps: the newer read wins
+			merged = append(merged, samples[j])
+			i++
+			j++
+		}
+	}
+	inst.raw = merged
+}
+
+// trim drops samples older than from (unix ms).
+func (inst *instance) trim(from int64) {
+	k := sort.Search(len(inst.raw), func(i int) bool { return inst.raw[i].T >= from })
+	if k > 0 {
+		inst.raw = append(inst.raw[:0], inst.raw[k:]...)
+	}
+}
+
+// forecastInstance cleans the instance's history, makes sure a model is
+// trained or training, predicts and publishes.
+func (e *Engine) forecastInstance(s *shadowState, inst *instance) {
+	so := s.opts
+	inst.mu.Lock()
+	if len(inst.raw) == 0 {
+		inst.mu.Unlock()
+		return
+	}
+	last := time.UnixMilli(inst.raw[len(inst.raw)-1].T)
+	end := last.Truncate(so.Step)
+	n := int(so.History / so.Step)
+	start := end.Add(-time.Duration(n-1) * so.Step)
+	inst.trim(start.Add(-so.Step).UnixMilli())
+	clean, _, _ := collector.Clean(inst.raw, start, so.Step, n, so.Clean)
+	pred, model, reason := inst.pred, inst.model, inst.reason
+	due := pred == nil || (so.RetrainInterval > 0 && end.Sub(inst.trainedData) >= so.RetrainInterval)
+	training := inst.training
+	trainedAt := inst.trainedAt
+	inst.mu.Unlock()
+
+	series := forecast.Series{Start: start, Step: so.Step, Values: clean}
+	spec := forecast.Spec{
+		Horizon: int(so.Horizons[len(so.Horizons)-1] / so.Step),
+		Level:   so.Confidence,
+		Events:  append(append([]forecast.Event(nil), e.opts.Events...), so.Events...),
+		Seed:    inst.seed,
+	}
+	valid := 0
+	actual := math.NaN()
+	for _, v := range clean {
+		if !math.IsNaN(v) {
+			valid++
+			actual = v
+		}
+	}
+	if valid == 0 {
+		return
+	}
+
+	minHist := e.opts.Models.MinHistory(so.Step)
+	if valid < minHist {
+		pred, model, reason = nil, "", ReasonColdStart
+	} else if due && !training {
+		e.startTraining(s, inst, series, spec)
+	}
+	if pred == nil {
+		// Cold start, or the first training is still running: serve the
+		// honest cold-start forecast meanwhile.
+		m := e.opts.Models.ColdStart(so.Step)
+		p, err := m.Fit(series, spec)
+		if err != nil {
+			s.logger.Warn("Cold-start model failed", "instance", inst.key, "err", err)
+			return
+		}
+		pred, model, reason = p, m.Name(), ReasonColdStart
+	}
+	t0 := time.Now()
+	fc, err := pred.Predict(series)
+	e.metrics.predictDuration.Observe(time.Since(t0).Seconds())
+	if err != nil || !finite(fc) {
+		m := e.opts.Models.Fallback(so.Step)
+		p, ferr := m.Fit(series, spec)
+		if ferr == nil {
+			fc, ferr = p.Predict(series)
+		}
+		if ferr != nil || !finite(fc) {
+			s.logger.Warn("Prediction failed; keeping the last forecast", "instance", inst.key, "model", model, "err", err, "fallback_err", ferr)
+			return
+		}
+		s.logger.Warn("Prediction failed; a baseline serves", "instance", inst.key, "model", model, "err", err)
+		model, reason = m.Name(), ReasonFallback
+	}
+	inst.publish(&published{
+		fc:         fc,
+		horizons:   so.Horizons,
+		actual:     actual,
+		model:      model,
+		reason:     reason,
+		trainedAt:  trainedAt,
+		updated:    e.opts.Now(),
+		confidence: so.Confidence,
+	})
+}
+
+// startTraining trains a model for inst in the background, bounded by the
+// engine's training semaphore; the instance keeps serving meanwhile.
+func (e *Engine) startTraining(s *shadowState, inst *instance, series forecast.Series, spec forecast.Spec) {
+	inst.mu.Lock()
+	inst.training = true
+	inst.mu.Unlock()
+	// The series is reused by the caller; training gets its own copy.
+	series.Values = append([]float64(nil), series.Values...)
+	e.trainWG.Add(1)
+	go func() {
+		defer e.trainWG.Done()
+		e.train <- struct{}{}
+		defer func() { <-e.train }()
+		e.trainInstance(s, inst, series, spec)
+	}()
+}
+
+func (e *Engine) trainInstance(s *shadowState, inst *instance, series forecast.Series, spec forecast.Spec) {
+	so := s.opts
+	var (
+		m      forecast.Model
+		err    error
+		reason = ReasonConfigured
+	)
+	t0 := time.Now()
+	if so.Model == "auto" {
+		reason = ReasonSelected
+		m, err = e.opts.Models.Auto(series, spec)
+	} else {
+		m, err = e.opts.Models.New(so.Model, so.Step)
+	}
+	var pred forecast.Predictor
+	if err == nil {
+		pred, err = m.Fit(series, spec)
+	}
+	if err != nil {
+		s.logger.Warn("Training failed; falling back to a baseline", "instance", inst.key, "model", so.Model, "err", err)
+		e.metrics.trainings.WithLabelValues(so.Name, "error").Inc()
+		m = e.opts.Models.Fallback(so.Step)
+		reason = ReasonFallback
+		pred, err = m.Fit(series, spec)
+	}
+	inst.mu.Lock()
+	inst.training = false
+	inst.mu.Unlock()
+	if err != nil {
+		s.logger.Error("Fallback training failed", "instance", inst.key, "err", err)
+		return
+	}
+	e.metrics.trainDuration.WithLabelValues(m.Name()).Observe(time.Since(t0).Seconds())
+	e.metrics.trainings.WithLabelValues(so.Name, "success").Inc()
+	inst.mu.Lock()
+	inst.pred, inst.model, inst.reason = pred, m.Name(), reason
+	inst.trainedAt = e.opts.Now()
+	inst.trainedData = series.End()
+	inst.mu.Unlock()
+	e.forecastInstance(s, inst)
+}
+
+func finite(fc forecast.Forecast) bool {
+	if len(fc.Point) == 0 || len(fc.Lower) != len(fc.Point) || len(fc.Upper) != len(fc.Point) {
+		return false
+	}
+	for i := range fc.Point {
+		for _, v := range [3]float64{fc.Point[i], fc.Lower[i], fc.Upper[i]} {
+			if math.IsNaN(v) || math.IsInf(v, 0) {
+				return false
+			}
+		}
+	}
+	return true
+}

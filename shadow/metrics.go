@@ -1,0 +1,42 @@
+package shadow
+
+import (
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promauto"
+)
+
+type metrics struct {
+	sourceErrors    *prometheus.CounterVec
+	storeErrors     *prometheus.CounterVec
+	trainings       *prometheus.CounterVec
+	trainDuration   *prometheus.HistogramVec
+	predictDuration prometheus.Histogram
+}
+
+func newMetrics(reg prometheus.Registerer) *metrics {
+	f := promauto.With(reg)
+	return &metrics{
+		sourceErrors: f.NewCounterVec(prometheus.CounterOpts{
+			Name: "shadowcast_source_errors_total",
+			Help: "Failed reads of a shadow's source; the last good forecasts keep being served.",
+		}, []string{"shadow"}),
+		storeErrors: f.NewCounterVec(prometheus.CounterOpts{
+			Name: "shadowcast_store_errors_total",
+			Help: "Failed appends of raw history to the on-disk store.",
+		}, []string{"shadow"}),
+		trainings: f.NewCounterVec(prometheus.CounterOpts{
+			Name: "shadowcast_trainings_total",
+			Help: "Model trainings per shadow, by result (success or error).",
+		}, []string{"shadow", "result"}),
+		trainDuration: f.NewHistogramVec(prometheus.HistogramOpts{
+			Name:    "shadowcast_training_duration_seconds",
+			Help:    "Time to train (select and fit) one model for one shadow instance.",
+			Buckets: prometheus.ExponentialBuckets(0.001, 4, 10),
+		}, []string{"model"}),
+		predictDuration: f.NewHistogram(prometheus.HistogramOpts{
+			Name:    "shadowcast_prediction_duration_seconds",
+			Help:    "Time to predict every horizon of one shadow instance.",
+			Buckets: prometheus.ExponentialBuckets(0.00001, 4, 10),
+		}),
+	}
+}
