@@ -1,0 +1,125 @@
+package forecast
+
+import (
+	"errors"
+	"fmt"
+	"math"
+)
+
+// SelectOptions configures Select.
+type SelectOptions struct {
+	// Origins is the number of forecast origins; 0 means 4.
+	Origins int
+	// Stride is the number of steps between origins; 0 means the horizon.
+	Stride int
+	// Period is the seasonal period of the MASE scale; 0 means one day of
+	// steps (1 when the step does not divide a day).
+	Period int
+	// MinImprovement is the relative MASE improvement a candidate needs
+	// over the best earlier candidate to replace it (0.05 = 5% better).
+	// Candidates are listed in order of preference, so with a margin a
+	// complex model serves only if it clearly beats the baselines before it.
+	MinImprovement float64
+}
+
+// Select picks the candidate with the lowest MASE in a rolling-origin
+// backtest on the most recent part of s. Every candidate is fitted once, on
+// the history before the evaluation window of (Origins−1)·Stride + Horizon
+// samples, and forecasts from each origin by Predict on the growing history
+// (what serving does between refits), so the cost is one fit and Origins
+// predictions per candidate. MASE is scaled by MASEScale of the fitting
+// history. Scores are returned in the order of cands; a candidate that fails
+// has Score.Err set and is not selected. Select fails only when no
+// candidate can be scored.
+func Select(cands []Model, s Series, spec Spec, opts SelectOptions) (best Model, scores []Score, err error) {
+	if len(cands) == 0 {
+		return nil, nil, errors.New("select: no candidate")
+	}
+	if spec.Horizon < 1 {
+		return nil, nil, fmt.Errorf("select: horizon %d: %w", spec.Horizon, errBadSpec)
+	}
+	origins := opts.Origins
+	if origins <= 0 {
+		origins = 4
+	}
+	stride := opts.Stride
+	if stride <= 0 {
+		stride = spec.Horizon
+	}
+	period := opts.Period
+	if period <= 0 {
+		period = max(StepsPerDay(s.Step), 1)
+	}
+	n := s.Len()
+	evalLen := (origins-1)*stride + spec.Horizon
+	start := n - evalLen
+	if start < 2 {
+		return nil, nil, fmt.Errorf("select: %d samples for an evaluation window of %d: %w", n, evalLen, ErrNotEnoughData)
+	}
+	scale := MASEScale(s.Values[:start], period)
+	if !(scale > 0) {
+		scale = MASEScale(s.Values[:start], 1)
+	}
+	if !(scale > 0) {
+		scale = 1
+	}
+	scores = make([]Score, len(cands))
+	bestMASE := math.Inf(1)
+	for i, m := range cands {
+		scores[i] = evaluateRolling(m, s, spec, start, origins, stride, scale)
+		sc := scores[i]
+		if sc.Err != nil || math.IsNaN(sc.MASE) {
+			continue
+		}
+		if best == nil || sc.MASE < bestMASE*(1-opts.MinImprovement) {
+			best, bestMASE = m, sc.MASE
+		}
+	}
+	if best == nil {
+		errs := make([]error, 0, len(scores))
+		for _, sc := range scores {
+			errs = append(errs, sc.Err)
+		}
+		return nil, scores, fmt.Errorf("select: no candidate could be scored: %w", errors.Join(errs...))
+	}
+	return best, scores, nil
+}
+
+func evaluateRolling(m Model, s Series, spec Spec, start, origins, stride int, scale float64) Score {
+	sc := Score{Model: m.Name()}
+	p, err := m.Fit(s.Slice(0, start), spec)
+	if err != nil {
+		sc.Err = fmt.Errorf("fit %s: %w", m.Name(), err)
+		return sc
+	}
+	var actual, point, lower, upper []float64
+	for i := range origins {
+		o := start + i*stride
+		f, err := p.Predict(s.Slice(0, o))
+		if err != nil {
+			sc.Err = fmt.Errorf("predict %s: %w", m.Name(), err)
+			return sc
+		}
+		for k := 0; k < spec.Horizon && o+k < s.Len(); k++ {
+			actual = append(actual, s.Values[o+k])
+			point = append(point, f.Point[k])
+			if len(f.Lower) > k && len(f.Upper) > k {
+				lower = append(lower, f.Lower[k])
+				upper = append(upper, f.Upper[k])
+			} else {
+				lower = append(lower, math.NaN())
+				upper = append(upper, math.NaN())
+			}
+		}
+	}
+	sc.SMAPE = SMAPE(actual, point)
+	sc.MASE = MASE(actual, point, scale)
+	sc.Coverage = Coverage(actual, lower, upper)
+	sc.Width = ScaledWidth(lower, upper, scale)
+	for _, y := range actual {
+		if !math.IsNaN(y) {
+			sc.N++
+		}
+	}
+	return sc
+}

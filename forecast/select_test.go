@@ -1,0 +1,48 @@
+package forecast
+
+import (
+	"errors"
+	"math"
+	"testing"
+	"time"
+)
+
+func TestSelect(t *testing.T) {
+	s := synth(42, 24*14, time.Hour, 200, 0.5, 50, 8)
+	spec := Spec{Horizon: 12, Level: 0.9}
+	sn := NewSeasonalNaive(SeasonalNaiveOptions{})
+	hw := NewHoltWinters(HoltWintersOptions{})
+	weekly := NewHoltWinters(HoltWintersOptions{Seasonality: SeasonWeekly}) // needs two weeks: fails on 12 days
+
+	best, scores, err := Select([]Model{sn, weekly, hw}, s, spec, SelectOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if best != hw {
+		t.Errorf("best = %s, want %s", best.Name(), hw.Name())
+	}
+	if len(scores) != 3 || scores[1].Err == nil || !errors.Is(scores[1].Err, ErrNotEnoughData) {
+		t.Fatalf("scores %+v: want the weekly candidate to fail with ErrNotEnoughData", scores)
+	}
+	for _, i := range []int{0, 2} {
+		sc := scores[i]
+		if sc.Err != nil || sc.N != 4*12 || math.IsNaN(sc.MASE) || math.IsNaN(sc.Coverage) || !(sc.Width > 0) {
+			t.Errorf("score %+v", sc)
+		}
+	}
+
+	// A margin the challenger cannot meet keeps the first candidate.
+	best, _, err = Select([]Model{sn, hw}, s, spec, SelectOptions{MinImprovement: 0.99})
+	if err != nil || best != sn {
+		t.Errorf("with a 99%% margin: best = %v, err = %v; want %s", best, err, sn.Name())
+	}
+
+	// Nothing fits: an error that wraps the causes.
+	_, _, err = Select([]Model{weekly}, s.Slice(0, 24*4), spec, SelectOptions{})
+	if !errors.Is(err, ErrNotEnoughData) {
+		t.Errorf("no candidate fits: err = %v, want ErrNotEnoughData", err)
+	}
+	if _, _, err := Select([]Model{sn}, s.Slice(0, 30), spec, SelectOptions{}); !errors.Is(err, ErrNotEnoughData) {
+		t.Errorf("series shorter than the window: err = %v, want ErrNotEnoughData", err)
+	}
+}
