@@ -444,6 +444,9 @@ func (p *conformalPredictor) Calibration() Calibration { return p.cal }
 // clone returns an independent copy when the inner predictor supports it.
 func (p *conformalPredictor) clone() Predictor {
 	c := *p
+	c.cal.Lower = slices.Clone(p.cal.Lower)
+	c.cal.Upper = slices.Clone(p.cal.Upper)
+	c.cal.Count = slices.Clone(p.cal.Count)
 	if cl, ok := p.inner.(interface{ clone() Predictor }); ok {
 		c.inner = cl.clone()
 	}
