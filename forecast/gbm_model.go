@@ -1,0 +1,272 @@
+package forecast
+
+import (
+	"fmt"
+	"math"
+	"math/rand/v2"
+	"time"
+)
+
+// GBMForecastOptions configures the "gbm" forecaster. Zero values take the
+// documented defaults.
+type GBMForecastOptions struct {
+	// GBM configures the trees. Defaults here: 150 rounds, learning rate
+	// 0.08, 31 leaves, 20 rows per leaf, row subsampling 0.8.
+	GBM GBMOptions
+	// Features overrides DefaultFeatureSpec(step, spec.Events).
+	Features *FeatureSpec
+	// NoLog1p disables the log1p transform of non-negative series.
+	NoLog1p bool
+	// MaxTrainRows caps the (origin, horizon) rows used to train (default
+	// 20000); rows are drawn uniformly, deterministically from Spec.Seed.
+	MaxTrainRows int
+	// CalibrationOrigins is the number of trailing forecast origins held
+	// out for conformal calibration (default max(2·MinCalibrationErrors,
+	// 15 % of the series)).
+	CalibrationOrigins int
+	// NoRefit keeps the model fitted without the calibration window
+	// (half the training cost) instead of refitting on the whole history.
+	NoRefit bool
+	// AllowNegative keeps negative points and bounds; by default they are
+	// clamped at 0 when the history is non-negative.
+	AllowNegative bool
+}
+
+func (o GBMForecastOptions) withDefaults() GBMForecastOptions {
+	g := &o.GBM
+	if g.Rounds <= 0 {
+		g.Rounds = 150
+	}
+	if g.LearningRate <= 0 {
+		g.LearningRate = 0.08
+	}
+	if g.Subsample <= 0 {
+		g.Subsample = 0.8
+	}
+	if o.MaxTrainRows <= 0 {
+		o.MaxTrainRows = 20000
+	}
+	return o
+}
+
+// GBM is a direct multi-horizon forecaster: one gradient-boosted tree model
+// for all horizon steps (the step is a feature), trained on (origin,
+// horizon) rows of calendar, lag, rolling and event features (see
+// FeatureSpec) to predict the scaled value at origin+horizon relative to
+// the base level at the origin. Intervals are split-conformal per horizon
+// step on a held-out trailing window (CalibrateResiduals).
+type GBM struct {
+	opts GBMForecastOptions
+}
+
+// NewGBM returns the "gbm" model.
+func NewGBM(opts GBMForecastOptions) *GBM { return &GBM{opts: opts.withDefaults()} }
+
+// Name implements Model.
+func (*GBM) Name() string { return "gbm" }
+
+// MinHistory returns the least history Fit accepts: two days of steps plus
+// room for calibration.
+func (m *GBM) MinHistory(step time.Duration) int {
+	return 2*stepsPer(24*time.Hour, step) + 2*MinCalibrationErrors
+}
+
+// GBMPredictor is a fitted "gbm" model. It implements Predictor.
+type GBMPredictor struct {
+	booster *Booster
+	scaler  FeatureScaler
+	spec    FeatureSpec
+	names   []string
+	events  []Event
+	horizon int
+	cal     Calibration
+	nonNeg  bool
+	baseCol int
+}
+
+// gbmRows builds training rows for origins [lo, hi] and horizons 1..K whose
+// targets lie at or before last; rows with a missing target or base are
+// dropped, and the rest are kept with probability keep.
+func gbmRows(z Series, events []Event, fs FeatureSpec, lo, hi, K, last int, keep float64, rng *rand.Rand) (*Matrix, []float64, []int) {
+	baseCol := fs.baseCol()
+	var X *Matrix
+	var y []float64
+	var hs []int
+	for h := 1; h <= K; h++ {
+		top := min(hi, last-h)
+		if top < lo {
+			break
+		}
+		Xh, _ := BuildFeatures(z, events, fs, lo, top-lo+1, h)
+		if X == nil {
+			X = &Matrix{Cols: Xh.Cols}
+		}
+		for i := 0; i < Xh.Rows; i++ {
+			if keep < 1 && rng.Float64() >= keep {
+				continue
+			}
+			row := Xh.Row(i)
+			t := z.Values[lo+i+h]
+			if math.IsNaN(t) || math.IsNaN(row[baseCol]) {
+				continue
+			}
+			X.Data = append(X.Data, row...)
+			X.Rows++
+			y = append(y, t-row[baseCol])
+			hs = append(hs, h)
+		}
+	}
+	if X == nil {
+		X = &Matrix{Cols: len(fs.Names())}
+	}
+	return X, y, hs
+}
+
+// baseCol is the index of the "base" column.
+func (spec FeatureSpec) baseCol() int {
+	c := 0
+	if spec.Calendar {
+		c += 11
+	}
+	if spec.Horizon {
+		c++
+	}
+	return c
+}
+
+// Fit implements Model.
+func (m *GBM) Fit(s Series, spec Spec) (Predictor, error) {
+	return m.FitGBM(s, spec)
+}
+
+// FitGBM is Fit with the concrete predictor type.
+func (m *GBM) FitGBM(s Series, spec Spec) (*GBMPredictor, error) {
+	o := m.opts
+	K := spec.Horizon
+	if K < 1 || !(spec.Level > 0 && spec.Level < 1) {
+		return nil, fmt.Errorf("gbm: horizon %d level %v: %w", K, spec.Level, errBadSpec)
+	}
+	n := s.Len()
+	if n < m.MinHistory(s.Step) {
+		return nil, fmt.Errorf("gbm: %d samples, need %d: %w", n, m.MinHistory(s.Step), ErrNotEnoughData)
+	}
+	fs := DefaultFeatureSpec(s.Step, spec.Events)
+	if o.Features != nil {
+		fs = *o.Features
+	}
+	C := o.CalibrationOrigins
+	if C <= 0 {
+		C = max(2*MinCalibrationErrors, n*15/100)
+	}
+	day := stepsPer(24*time.Hour, s.Step)
+	first := min(fs.MaxLookback()-1, max(day-1, fs.BaseWindow))
+	// Calibration origins: the last C origins whose whole horizon is
+	// observed; training targets stop before the first calibration target.
+	calHi := n - 1 - K
+	calLo := calHi - C + 1
+	if calLo-first < MinCalibrationErrors {
+		return nil, fmt.Errorf("gbm: %d samples leave no room for training and %d calibration origins: %w", n, C, ErrNotEnoughData)
+	}
+	sc := FitScaler(s.Values[:calLo+1], !o.NoLog1p)
+	z := sc.ApplySeries(s)
+	rng := rand.New(rand.NewPCG(uint64(spec.Seed), 0x9b3))
+	total := float64(K) * float64(calLo-first)
+	keep := math.Min(1, float64(o.MaxTrainRows)/math.Max(total, 1))
+	X, y, _ := gbmRows(z, spec.Events, fs, first, calLo, K, calLo, keep, rng)
+	gopts := o.GBM
+	gopts.Seed = uint64(spec.Seed)
+	b, err := TrainGBM(X, y, gopts)
+	if err != nil {
+		return nil, fmt.Errorf("gbm: %w", err)
+	}
+	p := &GBMPredictor{booster: b, scaler: sc, spec: fs, names: fs.Names(), events: spec.Events,
+		horizon: K, baseCol: fs.baseCol(), nonNeg: !o.AllowNegative}
+	for _, v := range s.Values {
+		if v < 0 {
+			p.nonNeg = false
+			break
+		}
+	}
+	// Signed out-of-sample errors per step, in the scaled space.
+	errs := make([][]float64, K)
+	for h := 1; h <= K; h++ {
+		Xh, _ := BuildFeatures(z, spec.Events, fs, calLo, C, h)
+		for i := 0; i < Xh.Rows; i++ {
+			row := Xh.Row(i)
+			errs[h-1] = append(errs[h-1], z.Values[calLo+i+h]-(row[p.baseCol]+b.Predict(row)))
+		}
+	}
+	if p.cal, err = CalibrateResiduals(errs, spec.Level); err != nil {
+		return nil, fmt.Errorf("gbm: %w", err)
+	}
+	if !o.NoRefit {
+		// Refit on the whole history with the same scaler, so that the
+		// calibration quantiles keep their units.
+		total = float64(K) * float64(n-1-first)
+		keep = math.Min(1, float64(o.MaxTrainRows)/math.Max(total, 1))
+		X, y, _ = gbmRows(z, spec.Events, fs, first, n-2, K, n-1, keep, rng)
+		if p.booster, err = TrainGBM(X, y, gopts); err != nil {
+			return nil, fmt.Errorf("gbm: refit: %w", err)
+		}
+	}
+	return p, nil
+}
+
+// Booster returns the fitted trees.
+func (p *GBMPredictor) Booster() *Booster { return p.booster }
+
+// Calibration returns the conformal calibration (scaled space).
+func (p *GBMPredictor) Calibration() Calibration { return p.cal }
+
+// Importance returns the gain importance of each feature by name.
+func (p *GBMPredictor) Importance() map[string]float64 {
+	imp := p.booster.Importance()
+	out := make(map[string]float64, len(imp))
+	for i, v := range imp {
+		out[p.names[i]] = v
+	}
+	return out
+}
+
+// SetEvents replaces the known events used by later Predict calls (event
+// kinds unknown at Fit time are ignored).
+func (p *GBMPredictor) SetEvents(events []Event) { p.events = events }
+
+// Predict implements Predictor.
+func (p *GBMPredictor) Predict(s Series) (Forecast, error) {
+	f := Forecast{Model: "gbm", Origin: s.End(), Step: s.Step}
+	n := s.Len()
+	if n == 0 {
+		return f, fmt.Errorf("gbm: empty history: %w", ErrNotEnoughData)
+	}
+	lb := p.spec.MaxLookback()
+	w := s.Slice(max(0, n-lb-1), n)
+	z := p.scaler.ApplySeries(w)
+	zf := Forecast{Point: make([]float64, p.horizon)}
+	for h := 1; h <= p.horizon; h++ {
+		X, _ := BuildFeatures(z, p.events, p.spec, z.Len()-1, 1, h)
+		row := X.Row(0)
+		if math.IsNaN(row[p.baseCol]) {
+			return f, fmt.Errorf("gbm: no observed sample in the base window: %w", ErrNotEnoughData)
+		}
+		zf.Point[h-1] = row[p.baseCol] + p.booster.Predict(row)
+	}
+	p.cal.Apply(&zf, 1)
+	f.Point, f.Lower, f.Upper = zf.Point, zf.Lower, zf.Upper
+	p.invert(&f)
+	return f, nil
+}
+
+// invert maps a scaled forecast back to raw units in place.
+func (p *GBMPredictor) invert(f *Forecast) {
+	for k := range f.Point {
+		f.Point[k] = p.scaler.Invert(f.Point[k])
+		f.Lower[k] = p.scaler.Invert(f.Lower[k])
+		f.Upper[k] = p.scaler.Invert(f.Upper[k])
+		if p.nonNeg {
+			f.Point[k] = math.Max(f.Point[k], 0)
+			f.Lower[k] = math.Max(f.Lower[k], 0)
+			f.Upper[k] = math.Max(f.Upper[k], 0)
+		}
+	}
+}

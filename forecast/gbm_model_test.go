@@ -1,0 +1,171 @@
+package forecast
+
+import (
+	"errors"
+	"math"
+	"math/rand/v2"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+)
+
+// campaignSeries returns an hourly series of days days: a daily sine
+// around 100 plus noise, multiplied by lift while a "campaign" event is
+// active. Campaigns last 10 hours and start every 3–5 days; the events
+// cover 10 days beyond the series (future events are known). truth is the
+// noise-free level, for the series and the 10 extra days.
+func campaignSeries(days int, lift, noise float64, seed uint64) (s Series, events []Event, truth []float64) {
+	rng := rand.New(rand.NewPCG(seed, 11))
+	start := time.Date(2026, 1, 5, 0, 0, 0, 0, time.UTC)
+	n := days * 24
+	total := n + 240
+	for t := 30 + rng.IntN(24); t < total; t += 72 + rng.IntN(48) {
+		events = append(events, Event{Name: "c", Kind: "campaign", Start: start.Add(time.Duration(t) * time.Hour),
+			End: start.Add(time.Duration(t+10) * time.Hour)})
+	}
+	truth = make([]float64, total)
+	s = Series{Start: start, Step: time.Hour, Values: make([]float64, n)}
+	for i := range truth {
+		ts := start.Add(time.Duration(i) * time.Hour)
+		v := 100 + 40*math.Sin(2*math.Pi*float64(i%24)/24)
+		for _, e := range events {
+			if e.Active(ts) {
+				v *= lift
+			}
+		}
+		truth[i] = v
+		if i < n {
+			s.Values[i] = v + noise*rng.NormFloat64()
+		}
+	}
+	return s, events, truth
+}
+
+func TestGBMForecasterEventsAndCoverage(t *testing.T) {
+	s, events, truth := campaignSeries(60, 1.6, 4, 1)
+	spec := Spec{Horizon: 24, Level: 0.9, Events: events, Seed: 1}
+	m := NewGBM(GBMForecastOptions{GBM: GBMOptions{Rounds: 80}})
+	if m.Name() != "gbm" {
+		t.Fatal(m.Name())
+	}
+	train := s.Slice(0, 40*24)
+	p, err := m.FitGBM(train, spec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Roll origins over the last 20 days without refitting.
+	var absErr, naiveErr, inEvent, inEventNaive float64
+	covered, count, nEvent := 0, 0, 0
+	for o := 40 * 24; o+24 <= s.Len(); o += 7 {
+		f, err := p.Predict(s.Slice(0, o))
+		if err != nil {
+			t.Fatal(err)
+		}
+		for k := range 24 {
+			tgt := o + k
+			y := s.Values[tgt]
+			if f.Lower[k] <= y && y <= f.Upper[k] {
+				covered++
+			}
+			count++
+			e := math.Abs(f.Point[k] - truth[tgt])
+			ne := math.Abs(s.Values[tgt-24*(1+k/24)] - truth[tgt])
+			absErr += e
+			naiveErr += ne
+			if truth[tgt] != 100+40*math.Sin(2*math.Pi*float64(tgt%24)/24) {
+				inEvent += e
+				inEventNaive += ne
+				nEvent++
+			}
+		}
+	}
+	cov := float64(covered) / float64(count)
+	t.Logf("MAE gbm %.2f, seasonal naive %.2f; during events %.2f vs %.2f (%d steps); coverage %.3f",
+		absErr/float64(count), naiveErr/float64(count), inEvent/float64(nEvent), inEventNaive/float64(nEvent), nEvent, cov)
+	if absErr > 0.6*naiveErr {
+		t.Errorf("gbm MAE %.2f not well below seasonal naive %.2f", absErr/float64(count), naiveErr/float64(count))
+	}
+	if nEvent == 0 || inEvent > 0.5*inEventNaive {
+		t.Errorf("gbm does not capture the campaign effect: %.2f vs naive %.2f", inEvent, inEventNaive)
+	}
+	if math.Abs(cov-0.9) > 0.08 {
+		t.Errorf("coverage %.3f, want ≈0.9", cov)
+	}
+	imp := p.Importance()
+	if imp["event_active_campaign"] < 0.01 {
+		t.Errorf("event feature unused: %v", imp)
+	}
+}
+
+func TestGBMForecasterRoundTrip(t *testing.T) {
+	s, events, _ := campaignSeries(12, 1.5, 3, 2)
+	p, err := NewGBM(GBMForecastOptions{GBM: GBMOptions{Rounds: 20}, NoRefit: true}).FitGBM(s, Spec{Horizon: 12, Level: 0.8, Events: events})
+	if err != nil {
+		t.Fatal(err)
+	}
+	blob, err := p.MarshalBinary()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var q GBMPredictor
+	if err := q.UnmarshalBinary(blob); err != nil {
+		t.Fatal(err)
+	}
+	f1, _ := p.Predict(s)
+	f2, err := q.Predict(s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if diff := cmp.Diff(f1, f2); diff != "" {
+		t.Errorf("forecast changed after round trip (-before +after):\n%s", diff)
+	}
+	for i := 0; i < len(blob); i += 13 {
+		c := slices.Clone(blob)
+		c[i] ^= 0x21
+		if err := q.UnmarshalBinary(c); !errors.Is(err, ErrCorruptModel) {
+			t.Fatalf("flipped byte %d: err = %v", i, err)
+		}
+	}
+	if err := q.UnmarshalBinary(blob[:len(blob)/3]); !errors.Is(err, ErrCorruptModel) {
+		t.Fatalf("truncated: err = %v", err)
+	}
+}
+
+func TestGBMForecasterErrors(t *testing.T) {
+	m := NewGBM(GBMForecastOptions{})
+	s, _, _ := campaignSeries(1, 1, 1, 1)
+	if _, err := m.Fit(s, Spec{Horizon: 4, Level: 0.9}); err == nil {
+		t.Error("fit on one day: no error")
+	}
+	if _, err := m.Fit(s, Spec{Horizon: 0, Level: 0.9}); err == nil {
+		t.Error("horizon 0: no error")
+	}
+}
+
+func BenchmarkGBMForecasterFitHourly(b *testing.B) {
+	s, events, _ := campaignSeries(30, 1.5, 3, 1)
+	spec := Spec{Horizon: 48, Level: 0.9, Events: events}
+	m := NewGBM(GBMForecastOptions{})
+	for range b.N {
+		if _, err := m.Fit(s, spec); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+func BenchmarkGBMForecasterPredict(b *testing.B) {
+	s, events, _ := campaignSeries(30, 1.5, 3, 1)
+	spec := Spec{Horizon: 48, Level: 0.9, Events: events}
+	p, err := NewGBM(GBMForecastOptions{}).Fit(s, spec)
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.ResetTimer()
+	for range b.N {
+		if _, err := p.Predict(s); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
