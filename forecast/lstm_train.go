@@ -14,7 +14,7 @@ type lstmData struct {
 	trainEnd []int
 }
 
-func packWin(i, o int) uint64      { return uint64(i)<<32 | uint64(uint32(o)) }
+func packWin(i, o int) uint64       { return uint64(i)<<32 | uint64(uint32(o)) }
 func unpackWin(x uint64) (int, int) { return int(x >> 32), int(uint32(x)) }
 
 // buildLSTMData transforms the series and lists the training and
