@@ -84,6 +84,7 @@ type instance struct {
 	trainedAt   time.Time // wall clock of the last successful training
 	trainedData time.Time // data time the last training ended at
 	training    bool
+	gen         int // incremented when a newly trained model replaces pred
 	pub         *published
 	past        map[time.Duration]*pastRing // forecasts made, by horizon, for the plot
 }
@@ -142,9 +143,24 @@ type published struct {
 	confidence float64
 }
 
+// publishIfCurrent publishes p unless a newly trained model replaced the
+// one p was made with (that training publishes its own forecast).
+func (inst *instance) publishIfCurrent(gen int, p *published) {
+	inst.mu.Lock()
+	defer inst.mu.Unlock()
+	if inst.gen != gen {
+		return
+	}
+	inst.publishLocked(p)
+}
+
 func (inst *instance) publish(p *published) {
 	inst.mu.Lock()
 	defer inst.mu.Unlock()
+	inst.publishLocked(p)
+}
+
+func (inst *instance) publishLocked(p *published) {
 	inst.pub = p
 	if p.sourceErr {
 		return
@@ -227,6 +243,7 @@ func (e *Engine) forecastInstance(s *shadowState, inst *instance) {
 	inst.trim(start.Add(-so.Step).UnixMilli())
 	clean, _, _ := collector.Clean(inst.raw, start, so.Step, n, so.Clean)
 	pred, model, reason := inst.pred, inst.model, inst.reason
+	gen := inst.gen
 	due := pred == nil || (so.RetrainInterval > 0 && end.Sub(inst.trainedData) >= so.RetrainInterval)
 	training := inst.training
 	trainedAt := inst.trainedAt
@@ -284,7 +301,7 @@ func (e *Engine) forecastInstance(s *shadowState, inst *instance) {
 		s.logger.Warn("Prediction failed; a baseline serves", "instance", inst.key, "model", model, "err", err)
 		model, reason = m.Name(), ReasonFallback
 	}
-	inst.publish(&published{
+	inst.publishIfCurrent(gen, &published{
 		fc:         fc,
 		horizons:   so.Horizons,
 		actual:     actual,
@@ -349,6 +366,7 @@ func (e *Engine) trainInstance(s *shadowState, inst *instance, series forecast.S
 	e.metrics.trainings.WithLabelValues(so.Name, "success").Inc()
 	inst.mu.Lock()
 	inst.pred, inst.model, inst.reason = pred, m.Name(), reason
+	inst.gen++
 	inst.trainedAt = e.opts.Now()
 	inst.trainedData = series.End()
 	inst.mu.Unlock()
