@@ -59,6 +59,18 @@ func LoadM4(dir string, limit int) ([]M4Series, error) {
 	return out, nil
 }
 
+// M4Validation returns the validation split of the M4 series: the last
+// M4Horizon values of each training part become the test part. Use it to
+// tune methods without looking at the test set.
+func M4Validation(data []M4Series) []M4Series {
+	out := make([]M4Series, len(data))
+	for i, d := range data {
+		n := len(d.Train) - M4Horizon
+		out[i] = M4Series{ID: d.ID, Train: d.Train[:n:n], Test: d.Train[n:]}
+	}
+	return out
+}
+
 type m4Row struct {
 	id     string
 	values []float64

@@ -322,6 +322,12 @@ func (c *conformal) calibrate(s Series, spec Spec, fitted Predictor) (Calibratio
 	w := c.opts.Window
 	if w <= 0 {
 		w = max(4*spec.Horizon, seasonOrDefault(s.Step), 200)
+		if c.opts.Mode == CalibrateInSample {
+			w = max(w, n/2)
+		}
+	}
+	if wp, ok := fitted.(interface{ warmup() int }); ok {
+		need = max(need, wp.warmup())
 	}
 	w = min(w, n-need)
 	if w < MinCalibrationErrors {
@@ -330,6 +336,16 @@ func (c *conformal) calibrate(s Series, spec Spec, fitted Predictor) (Calibratio
 	}
 	start := n - w
 	p := fitted
+	if cl, ok := p.(interface{ clone() Predictor }); ok {
+		// Roll a copy so that the served predictor keeps the state of its
+		// fit (a restart at the window would initialise from less data).
+		p = cl.clone()
+	} else if p != nil {
+		var err error
+		if p, err = c.inner.Fit(s, spec); err != nil {
+			return Calibration{}, fmt.Errorf("calibrate: %w", err)
+		}
+	}
 	if p == nil {
 		var err error
 		if p, err = c.inner.Fit(s.Slice(0, start), spec); err != nil {

@@ -3,6 +3,7 @@ package forecast
 import (
 	"fmt"
 	"math"
+	"slices"
 	"time"
 )
 
@@ -38,10 +39,30 @@ func (s Seasonality) String() string {
 	return fmt.Sprintf("Seasonality(%d)", int(s))
 }
 
+// Transform is a variance-stabilising transform of Holt-Winters.
+type Transform int
+
+// Transforms.
+const (
+	// TransformAuto fits both y and, when the history is non-negative,
+	// log1p(y), and keeps the one with the lower in-sample multi-step
+	// error on the original scale.
+	TransformAuto Transform = iota
+	// TransformNone models y as it is (additive season and noise).
+	TransformNone
+	// TransformLog models log1p(y) (multiplicative season and noise, for
+	// non-negative counts); forecasts are transformed back with expm1,
+	// i.e. they are medians. Falls back to none on negative histories.
+	TransformLog
+)
+
 // HoltWintersOptions configures NewHoltWinters.
 type HoltWintersOptions struct {
 	// Seasonality of the model; SeasonAuto by default.
 	Seasonality Seasonality
+	// Transform chooses between modelling y and log1p(y); TransformAuto
+	// by default.
+	Transform Transform
 	// MaxEvals bounds the objective evaluations of the optimiser per fit;
 	// 0 means 300.
 	MaxEvals int
@@ -135,19 +156,41 @@ func (m holtWinters) Fit(s Series, spec Spec) (Predictor, error) {
 	if maxEvals <= 0 {
 		maxEvals = 300
 	}
+	nonNeg := minValue(s.Values) >= 0
+	var logs []bool
+	switch {
+	case m.opts.Transform == TransformNone || !nonNeg:
+		logs = []bool{false}
+	case m.opts.Transform == TransformLog:
+		logs = []bool{true}
+	default:
+		logs = []bool{false, true}
+	}
 	cands := m.candidates(s.Step, n)
+	// Candidates are compared on multi-step in-sample errors after the
+	// longest initialisation (three weeks of history leave one week for a
+	// weekly season; at least the last half of the history).
+	from := min(2*slices.Max(cands), n/2)
 	var best *hwPredictor
 	bestErr := math.Inf(1)
-	for _, period := range cands {
-		par := fitHW(s.Values, period, maxEvals)
-		e := 0.0
-		if len(cands) > 1 {
-			// Compare on multi-step in-sample errors after the longest
-			// initialisation (three weeks of history leave one week).
-			e = hwMultiStepMAE(par, period, s.Values, 2*cands[len(cands)-1], spec.Horizon)
+	for _, logT := range logs {
+		v := s.Values
+		if logT {
+			v = make([]float64, n)
+			for i, y := range s.Values {
+				v[i] = math.Log1p(y)
+			}
 		}
-		if best == nil || e < bestErr {
-			best, bestErr = newHWPredictor(par, period, spec.Horizon), e
+		for _, period := range cands {
+			par := fitHW(v, period, maxEvals)
+			e := 0.0
+			if len(cands)*len(logs) > 1 {
+				e = hwMultiStepMAE(par, period, v, s.Values, logT, from, spec.Horizon)
+			}
+			if best == nil || e < bestErr {
+				best, bestErr = newHWPredictor(par, period, spec.Horizon), e
+				best.log = logT
+			}
 		}
 	}
 	best.reset(s)
@@ -331,10 +374,11 @@ func fitHW(v []float64, m, maxEvals int) hwParams {
 	return hwFromX(x)
 }
 
-// hwMultiStepMAE is the mean absolute error of the 1..h step forecasts made
-// from in-sample origins from index `from` on (about 50 origins), with
-// parameters p. It returns +Inf when nothing could be scored.
-func hwMultiStepMAE(p hwParams, m int, v []float64, from, h int) float64 {
+// hwMultiStepMAE is the mean absolute error, on the original scale raw,
+// of the 1..h step forecasts made from in-sample origins from index `from`
+// on (about 50 origins), with parameters p on the (possibly log1p) values
+// v. It returns +Inf when nothing could be scored.
+func hwMultiStepMAE(p hwParams, m int, v, raw []float64, logT bool, from, h int) float64 {
 	st := &hwState{}
 	if m >= 2 {
 		st.season = make([]float64, m)
@@ -348,15 +392,19 @@ func hwMultiStepMAE(p hwParams, m int, v []float64, from, h int) float64 {
 		if t >= from && (t-from)%stride == 0 {
 			st.forecast(p, out)
 			for k := 0; k < h && t+k < len(v); k++ {
-				if a := v[t+k]; !math.IsNaN(a) {
-					sum += math.Abs(a - out[k])
+				f := out[k]
+				if logT {
+					f = math.Expm1(f)
+				}
+				if a := raw[t+k]; !math.IsNaN(a) {
+					sum += math.Abs(a - f)
 					n++
 				}
 			}
 		}
 		st.update(p, y)
 	}
-	if n == 0 {
+	if n == 0 || math.IsNaN(sum) {
 		return math.Inf(1)
 	}
 	return sum / float64(n)
@@ -365,6 +413,7 @@ func hwMultiStepMAE(p hwParams, m int, v []float64, from, h int) float64 {
 // hwPredictor is a fitted Holt-Winters point predictor.
 type hwPredictor struct {
 	par     hwParams
+	log     bool // state is on log1p(y)
 	period  int
 	horizon int
 	st      hwState
@@ -380,12 +429,22 @@ func newHWPredictor(par hwParams, period, horizon int) *hwPredictor {
 }
 
 func (p *hwPredictor) reset(s Series) {
-	p.st.init(s.Values, p.period)
+	v := s.Values
+	if p.log {
+		v = make([]float64, len(v))
+		for i, y := range s.Values {
+			v[i] = math.Log1p(y)
+		}
+	}
+	p.st.init(v, p.period)
 	p.consume(s, 0)
 }
 
 func (p *hwPredictor) consume(s Series, from int) {
 	for _, y := range s.Values[from:] {
+		if p.log {
+			y = math.Log1p(max(y, 0))
+		}
 		p.st.update(p.par, y)
 	}
 	p.cur.mark(s)
@@ -402,6 +461,11 @@ func (p *hwPredictor) Predict(s Series) (Forecast, error) {
 	}
 	f := Forecast{Model: NameHoltWinters, Origin: s.End(), Step: s.Step, Point: make([]float64, p.horizon)}
 	p.st.forecast(p.par, f.Point)
+	if p.log {
+		for k, x := range f.Point {
+			f.Point[k] = math.Expm1(x)
+		}
+	}
 	return f, nil
 }
 
@@ -410,6 +474,10 @@ func (p *hwPredictor) clone() Predictor {
 	c.st.season = append([]float64(nil), p.st.season...)
 	return &c
 }
+
+// warmup is the history a restart needs to initialise the state from two
+// seasons.
+func (p *hwPredictor) warmup() int { return 2 * max(p.period, 1) }
 
 // Params reports the fitted smoothing parameters and season length (for
 // logs and tests).
@@ -509,4 +577,15 @@ func nelderMead(f func([]float64) float64, x0 []float64, step float64, maxEvals 
 		}
 	}
 	return pts[bi], vals[bi]
+}
+
+// minValue returns the smallest non-NaN value (+Inf when none).
+func minValue(v []float64) float64 {
+	m := math.Inf(1)
+	for _, x := range v {
+		if x < m {
+			m = x
+		}
+	}
+	return m
 }

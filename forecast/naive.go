@@ -217,9 +217,11 @@ type Naive2Options struct {
 // |r_m| > 1.645·sqrt((1 + 2·Σ_{i<m} r_i²)/n); the seasonal indices come
 // from a classical multiplicative decomposition (centred 2×m moving
 // average, mean ratio per phase, normalised to mean 1). It is the
-// denominator of OWA. Bounds come from split-conformal calibration.
+// denominator of OWA. Bounds come from split-conformal calibration
+// (CalibrateSplit by default: the m seasonal indices are too many
+// parameters for in-sample calibration).
 func NewNaive2(opts Naive2Options) Model {
-	return Conformal(naive2{}, inSampleByDefault(opts.Calibration))
+	return Conformal(naive2{}, opts.Calibration)
 }
 
 type naive2 struct{}

@@ -42,6 +42,12 @@ func backtestMethods() []backtest.Method {
 		{Name: "holt_winters_weekly", New: func() forecast.Model {
 			return forecast.NewHoltWinters(forecast.HoltWintersOptions{Seasonality: forecast.SeasonWeekly})
 		}},
+		{Name: "holt_winters_raw", New: func() forecast.Model {
+			return forecast.NewHoltWinters(forecast.HoltWintersOptions{Transform: forecast.TransformNone})
+		}},
+		{Name: "holt_winters_log", New: func() forecast.Model {
+			return forecast.NewHoltWinters(forecast.HoltWintersOptions{Transform: forecast.TransformLog})
+		}},
 		{Name: forecast.NameLastValue, New: func() forecast.Model {
 			return forecast.NewLastValue(forecast.LastValueOptions{})
 		}},
@@ -53,6 +59,7 @@ type backtestFlags struct {
 	file     string
 	data     string
 	series   int
+	valid    bool
 	methods  string
 	format   string
 	svg      string
@@ -72,6 +79,7 @@ func backtestCommand(app *kingpin.Application) command {
 	c.Arg("file", "CSV file (csv source).").StringVar(&f.file)
 	c.Flag("data", "M4 directory holding Hourly-train.csv and Hourly-test.csv (m4 source).").Default("../shared/data/m4").StringVar(&f.data)
 	c.Flag("series", "Use only the first N M4 series (0 = all 414).").Default("0").IntVar(&f.series)
+	c.Flag("validation", "Score on the last 48 hours of the M4 training set instead of the test set (for tuning without touching the test set).").BoolVar(&f.valid)
 	c.Flag("methods", "Comma-separated methods: "+strings.Join(methodNames(), ", ")+".").Default("seasonal_naive,holt_winters").StringVar(&f.methods)
 	c.Flag("format", "Output format: table or json.").Default("table").EnumVar(&f.format, "table", "json")
 	c.Flag("svg", "Write an SVG plot of sample series (actual, forecast, bounds) to this file.").StringVar(&f.svg)
@@ -137,6 +145,9 @@ func (f *backtestFlags) run(w io.Writer) error {
 		data, err := backtest.LoadM4(f.data, f.series)
 		if err != nil {
 			return err
+		}
+		if f.valid {
+			data = backtest.M4Validation(data)
 		}
 		var fcs [][]backtest.M4Forecast
 		results, fcs, err = backtest.RunM4(ctx, data, methods, opts)
