@@ -385,7 +385,7 @@ var (
 // never negative, and KEDA would read a negative float as absent.
 func Resolve(t Trigger, vals []shadowcast.Value, now time.Time, maxAge time.Duration) (float64, error) {
 	if len(vals) == 0 {
-		return 0, fmt.Errorf("no instance of shadow %q matches %v: %w", t.Shadow, t.Match, shadowcast.ErrNoForecast)
+		return 0, fmt.Errorf("no instance of shadow %q matches %s: %w", t.Shadow, fmtLabels(t.Match), shadowcast.ErrNoForecast)
 	}
 	if len(vals) > 1 && t.Aggregate == AggregateNone {
 		return 0, metaErr(KeyMatchLabels, "%d instances of shadow %q match; add matchers or set %q to sum or max", len(vals), t.Shadow, KeyAggregate)
@@ -393,11 +393,11 @@ func Resolve(t Trigger, vals []shadowcast.Value, now time.Time, maxAge time.Dura
 	var out float64
 	for i, v := range vals {
 		if age := now.Sub(v.Updated); maxAge > 0 && age > maxAge {
-			return 0, fmt.Errorf("shadow %q %v: forecast made %s ago, limit %s: %w", t.Shadow, v.Labels, age.Round(time.Second), maxAge, errStale)
+			return 0, fmt.Errorf("shadow %q %s: forecast made %s ago, limit %s: %w", t.Shadow, fmtLabels(v.Labels), age.Round(time.Second), maxAge, errStale)
 		}
 		x := t.pick(v)
 		if math.IsNaN(x) || math.IsInf(x, 0) {
-			return 0, fmt.Errorf("shadow %q %v: %s is %v: %w", t.Shadow, v.Labels, t.Value, x, errInvalidValue)
+			return 0, fmt.Errorf("shadow %q %s: %s is %v: %w", t.Shadow, fmtLabels(v.Labels), t.Value, x, errInvalidValue)
 		}
 		x = max(x, 0)
 		switch {
@@ -410,4 +410,23 @@ func Resolve(t Trigger, vals []shadowcast.Value, now time.Time, maxAge time.Dura
 		}
 	}
 	return out, nil
+}
+
+// fmtLabels renders labels as a sorted PromQL-style selector for messages.
+func fmtLabels(m map[string]string) string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	var b strings.Builder
+	b.WriteByte('{')
+	for i, k := range keys {
+		if i > 0 {
+			b.WriteByte(',')
+		}
+		fmt.Fprintf(&b, "%s=%q", k, m[k])
+	}
+	b.WriteByte('}')
+	return b.String()
 }
