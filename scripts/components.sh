@@ -116,3 +116,7 @@ current-context: local
 KC
   wait_http "https://127.0.0.1:$port/readyz" 120 -H "Authorization: Bearer testtoken"
 }
+
+install_grpcurl() { # a real gRPC client for the KEDA scaler tests
+  [ -x "$TOOLS/grpcurl" ] || GOBIN="$TOOLS" go install github.com/fullstorydev/grpcurl/cmd/grpcurl@v1.9.4
+}

@@ -38,8 +38,8 @@ type Source interface {
 
 // Store keeps raw history across restarts (collector.Store satisfies it).
 type Store interface {
-	Append(shadow string, series []collector.Series) error
-	Load(shadow string, from, to time.Time) ([]collector.Series, error)
+	Append(ctx context.Context, shadow string, series []collector.Series) error
+	Select(ctx context.Context, shadow string, from, to time.Time) ([]collector.Series, error)
 }
 
 // Models builds the forecasting models the engine trains.
@@ -287,7 +287,7 @@ func (e *Engine) startLoop(ctx context.Context, s *shadowState) {
 func (e *Engine) WaitTraining() { e.trainWG.Wait() }
 
 func (e *Engine) runShadow(ctx context.Context, s *shadowState) {
-	e.loadStored(s)
+	e.loadStored(ctx, s)
 	delay := time.Duration(0)
 	timer := time.NewTimer(0)
 	defer timer.Stop()
@@ -314,12 +314,12 @@ func (e *Engine) runShadow(ctx context.Context, s *shadowState) {
 }
 
 // loadStored fills the in-memory history from the store after a restart.
-func (e *Engine) loadStored(s *shadowState) {
+func (e *Engine) loadStored(ctx context.Context, s *shadowState) {
 	if e.opts.Store == nil || !s.opts.Persist {
 		return
 	}
 	now := s.opts.Source.Now()
-	series, err := e.opts.Store.Load(s.opts.Name, now.Add(-s.opts.History), now)
+	series, err := e.opts.Store.Select(ctx, s.opts.Name, now.Add(-s.opts.History), now)
 	if err != nil {
 		s.logger.Error("Loading stored history failed", "err", err)
 		return
@@ -373,7 +373,7 @@ func (e *Engine) step(ctx context.Context, s *shadowState) error {
 		return err
 	}
 	if e.opts.Store != nil && s.opts.Persist && len(series) > 0 {
-		if err := e.opts.Store.Append(name, series); err != nil {
+		if err := e.opts.Store.Append(ctx, name, series); err != nil {
 			// The samples stay in memory; only durability suffers.
 			s.logger.Error("Appending history to the store failed", "err", err)
 			e.metrics.storeErrors.WithLabelValues(name).Inc()
