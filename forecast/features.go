@@ -182,17 +182,33 @@ func (spec FeatureSpec) depth() int {
 // [0, s.Len()). s is usually already scaled by a FeatureScaler. It returns
 // the matrix and the column names.
 func BuildFeatures(s Series, events []Event, spec FeatureSpec, t0, n, horizon int) (*Matrix, []string) {
-	names := spec.Names()
-	m := NewMatrix(n, len(names))
+	return newFeatureBuilder(s, events, spec).build(t0, n, horizon), spec.Names()
+}
+
+// featureBuilder builds rows for several horizons from one series with
+// the prefix sums computed once.
+type featureBuilder struct {
+	s      Series
+	events []Event
+	spec   FeatureSpec
+	names  []string
+	pre    prefix
+}
+
+func newFeatureBuilder(s Series, events []Event, spec FeatureSpec) *featureBuilder {
+	return &featureBuilder{s: s, events: events, spec: spec, names: spec.Names(), pre: newPrefix(s.Values)}
+}
+
+func (fb *featureBuilder) build(t0, n, horizon int) *Matrix {
+	s, events, spec, names, pre := fb.s, fb.events, fb.spec, fb.names, fb.pre
+	m := NewMatrix(max(n, 0), len(names))
 	if n <= 0 {
-		m.Rows = 0
-		return m, names
+		return m
 	}
 	if t0 < 0 || t0+n > s.Len() {
 		panic(fmt.Sprintf("forecast: BuildFeatures: origins [%d,%d) outside series of %d", t0, t0+n, s.Len()))
 	}
 	v := s.Values
-	pre := newPrefix(v)
 	col := 0
 	setc := func(i, c int, x float64) { m.Data[i*m.Cols+c] = x }
 	set := func(i int, x float64) { setc(i, col, x) }
@@ -276,7 +292,7 @@ func BuildFeatures(s Series, events []Event, spec FeatureSpec, t0, n, horizon in
 		}
 		col += 3
 	}
-	return m, names
+	return m
 }
 
 // Targets returns the n targets v[o+horizon] for origins o = t0…t0+n−1

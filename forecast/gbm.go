@@ -135,6 +135,25 @@ type Booster struct {
 
 	// Training settings kept for Continue (not serialised).
 	opts GBMOptions
+	// packed mirrors the node arrays in one cache-friendly array for
+	// Predict; rebuilt whenever trees change.
+	packed []packedNode
+}
+
+// packedNode is one node for inference: left/right as in Booster.Left and
+// Booster.Right.
+type packedNode struct {
+	threshold   float64
+	feature     int32
+	left, right int32
+	defaultLeft bool
+}
+
+func (b *Booster) pack() {
+	b.packed = make([]packedNode, len(b.Feature))
+	for i := range b.packed {
+		b.packed[i] = packedNode{threshold: b.Threshold[i], feature: b.Feature[i], left: b.Left[i], right: b.Right[i], defaultLeft: b.DefaultLeft[i]}
+	}
 }
 
 // NumTrees returns the number of trees.
@@ -143,13 +162,21 @@ func (b *Booster) NumTrees() int { return len(b.Roots) }
 // Predict returns the prediction for one feature row.
 func (b *Booster) Predict(row []float64) float64 {
 	out := b.Base
+	nodes := b.packed
+	if len(nodes) != len(b.Feature) {
+		for _, n := range b.Roots {
+			out += b.LeafValue[^b.walk(n, row)]
+		}
+		return out
+	}
 	for _, n := range b.Roots {
 		for n >= 0 {
-			x := row[b.Feature[n]]
-			if x <= b.Threshold[n] || (x != x && b.DefaultLeft[n]) {
-				n = b.Left[n]
+			nd := &nodes[n]
+			x := row[nd.feature]
+			if x <= nd.threshold || (x != x && nd.defaultLeft) {
+				n = nd.left
 			} else {
-				n = b.Right[n]
+				n = nd.right
 			}
 		}
 		out += b.LeafValue[^n]
@@ -294,6 +321,7 @@ func TrainGBM(X *Matrix, y []float64, opts GBMOptions) (*Booster, error) {
 	if err := b.boost(binMatrix(X, b.Edges), y, pred, opts); err != nil {
 		return nil, err
 	}
+	b.pack()
 	return b, nil
 }
 
@@ -323,7 +351,10 @@ func (b *Booster) Continue(X *Matrix, y []float64, opts GBMOptions) error {
 		return err
 	}
 	pred := b.PredictMatrix(X)
-	return b.boost(binMatrix(X, b.Edges), y, pred, base)
+	b.packed = nil // the node arrays grow during boosting
+	err := b.boost(binMatrix(X, b.Edges), y, pred, base)
+	b.pack()
+	return err
 }
 
 // histBin accumulates a gradient sum and a row count. Both supported

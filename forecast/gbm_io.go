@@ -171,6 +171,7 @@ func (b *Booster) UnmarshalBinary(data []byte) error {
 	if err := nb.check(); err != nil {
 		return err
 	}
+	nb.pack()
 	*b = nb
 	return nil
 }

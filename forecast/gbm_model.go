@@ -92,12 +92,13 @@ func gbmRows(z Series, events []Event, fs FeatureSpec, lo, hi, K, last int, keep
 	var X *Matrix
 	var y []float64
 	var hs []int
+	fb := newFeatureBuilder(z, events, fs)
 	for h := 1; h <= K; h++ {
 		top := min(hi, last-h)
 		if top < lo {
 			break
 		}
-		Xh, _ := BuildFeatures(z, events, fs, lo, top-lo+1, h)
+		Xh := fb.build(lo, top-lo+1, h)
 		if X == nil {
 			X = &Matrix{Cols: Xh.Cols}
 		}
@@ -189,8 +190,9 @@ func (m *GBM) FitGBM(s Series, spec Spec) (*GBMPredictor, error) {
 	}
 	// Signed out-of-sample errors per step, in the scaled space.
 	errs := make([][]float64, K)
+	fb := newFeatureBuilder(z, spec.Events, fs)
 	for h := 1; h <= K; h++ {
-		Xh, _ := BuildFeatures(z, spec.Events, fs, calLo, C, h)
+		Xh := fb.build(calLo, C, h)
 		for i := 0; i < Xh.Rows; i++ {
 			row := Xh.Row(i)
 			errs[h-1] = append(errs[h-1], z.Values[calLo+i+h]-(row[p.baseCol]+b.Predict(row)))
@@ -243,8 +245,9 @@ func (p *GBMPredictor) Predict(s Series) (Forecast, error) {
 	w := s.Slice(max(0, n-lb-1), n)
 	z := p.scaler.ApplySeries(w)
 	zf := Forecast{Point: make([]float64, p.horizon)}
+	fb := newFeatureBuilder(z, p.events, p.spec)
 	for h := 1; h <= p.horizon; h++ {
-		X, _ := BuildFeatures(z, p.events, p.spec, z.Len()-1, 1, h)
+		X := fb.build(z.Len()-1, 1, h)
 		row := X.Row(0)
 		if math.IsNaN(row[p.baseCol]) {
 			return f, fmt.Errorf("gbm: no observed sample in the base window: %w", ErrNotEnoughData)

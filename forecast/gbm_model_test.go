@@ -148,11 +148,13 @@ func BenchmarkGBMForecasterFitHourly(b *testing.B) {
 	s, events, _ := campaignSeries(30, 1.5, 3, 1)
 	spec := Spec{Horizon: 48, Level: 0.9, Events: events}
 	m := NewGBM(GBMForecastOptions{})
+	c0 := cpuSeconds()
 	for range b.N {
 		if _, err := m.Fit(s, spec); err != nil {
 			b.Fatal(err)
 		}
 	}
+	b.ReportMetric((cpuSeconds()-c0)/float64(b.N), "cpu-s/op")
 }
 
 func BenchmarkGBMForecasterPredict(b *testing.B) {

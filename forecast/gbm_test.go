@@ -346,9 +346,11 @@ func BenchmarkGBMPredict(b *testing.B) {
 	X, y := synthData(50000, 30, 1, 0.5)
 	m, _ := TrainGBM(X, y, GBMOptions{Rounds: 100, MaxLeaves: 31})
 	b.ResetTimer()
+	c0 := cpuSeconds()
 	s := 0.0
 	for i := range b.N {
 		s += m.Predict(X.Row(i % X.Rows))
 	}
 	_ = s
+	b.ReportMetric((cpuSeconds()-c0)*1e9/float64(b.N), "cpu-ns/op")
 }
