@@ -51,8 +51,33 @@ func backtestMethods() []backtest.Method {
 		{Name: forecast.NameLastValue, New: func() forecast.Model {
 			return forecast.NewLastValue(forecast.LastValueOptions{})
 		}},
+		// Global and learned models (fitted once over all training series
+		// when they implement backtest.GlobalFitter).
+		{Name: "lstm", New: func() forecast.Model { return lstmGlobal{forecast.NewLSTM(forecast.LSTMOptions{})} }},
+		{Name: "gbm", New: func() forecast.Model { return forecast.NewGBM(forecast.GBMForecastOptions{}) }},
+		{Name: "hybrid", New: func() forecast.Model { return forecast.NewHybrid(forecast.HybridOptions{}) }},
 	}
 }
+
+// lstmGlobal adapts the LSTM's typed FitGlobal to backtest.GlobalFitter.
+type lstmGlobal struct{ *forecast.LSTM }
+
+func (m lstmGlobal) FitGlobal(series []forecast.Series, spec forecast.Spec) ([]forecast.Predictor, error) {
+	ps, err := m.LSTM.FitGlobal(series, spec)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]forecast.Predictor, len(ps))
+	for i, p := range ps {
+		out[i] = p
+	}
+	return out, nil
+}
+
+var (
+	_ backtest.GlobalFitter = lstmGlobal{}
+	_ backtest.GlobalFitter = (*forecast.Hybrid)(nil)
+)
 
 type backtestFlags struct {
 	source   string
