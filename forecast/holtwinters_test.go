@@ -151,3 +151,70 @@ func TestHoltWintersDeterministic(t *testing.T) {
 		}
 	}
 }
+
+func TestHoltWintersTransform(t *testing.T) {
+	// Multiplicative: the daily swing is proportional to a level that
+	// grows fivefold; log1p makes it additive.
+	mult := synth(4, 24*12, time.Hour, 0, 0, 0, 0)
+	for i := range mult.Values {
+		level := 20 * math.Exp(float64(i)/float64(24*12)*math.Log(5))
+		mult.Values[i] = level * (1 + 0.8*math.Sin(2*math.Pi*float64(i)/24)) * (1 + 0.02*math.Sin(float64(i)*1.7))
+	}
+	additive := synth(4, 24*12, time.Hour, 100, 0, 30, 3)
+	negative := synth(4, 24*12, time.Hour, -10, 0, 30, 3)
+	spec := Spec{Horizon: 24, Level: 0.9}
+	tests := []struct {
+		name    string
+		s       Series
+		opts    HoltWintersOptions
+		wantLog bool
+	}{
+		{"auto picks log on multiplicative", mult, HoltWintersOptions{}, true},
+		{"auto keeps raw on additive", additive, HoltWintersOptions{}, false},
+		{"forced log", additive, HoltWintersOptions{Transform: TransformLog}, true},
+		{"forced log with negatives falls back", negative, HoltWintersOptions{Transform: TransformLog}, false},
+		{"forced none", mult, HoltWintersOptions{Transform: TransformNone}, false},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			p, err := holtWinters{opts: tc.opts}.Fit(tc.s, spec)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got := p.(*hwPredictor).log; got != tc.wantLog {
+				t.Errorf("log = %v, want %v", got, tc.wantLog)
+			}
+			f, err := NewHoltWinters(tc.opts).Fit(tc.s, spec)
+			if err != nil {
+				t.Fatal(err)
+			}
+			fc, _ := f.Predict(tc.s)
+			checkForecast(t, fc, spec.Horizon)
+		})
+	}
+}
+
+// TestInSampleCalibrationKeepsFit: calibrating on a rolled copy must leave
+// the served predictor exactly as fitted.
+func TestInSampleCalibrationKeepsFit(t *testing.T) {
+	s := weeklySynth(24 * 7 * 4) // weekly season: a restart inside the window would re-initialise
+	spec := Spec{Horizon: 48, Level: 0.9}
+	inner, err := holtWinters{}.Fit(s, spec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want, _ := inner.Predict(s)
+	p, err := NewHoltWinters(HoltWintersOptions{}).Fit(s, spec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, _ := p.Predict(s)
+	for k := range want.Point {
+		if want.Point[k] != got.Point[k] {
+			t.Fatalf("step %d: served %v, fitted %v", k+1, got.Point[k], want.Point[k])
+		}
+	}
+	if c := p.(*conformalPredictor).Calibration(); c.Count[0] < 150 { // 336 origins (n/2), stride 2
+		t.Errorf("%d calibration errors at step 1, want about half the history", c.Count[0])
+	}
+}
