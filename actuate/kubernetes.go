@@ -8,6 +8,7 @@ package actuate
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"math"
@@ -22,6 +23,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	"k8s.io/apimachinery/pkg/runtime/schema"
+	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/dynamic"
 	"k8s.io/client-go/kubernetes"
 	"k8s.io/client-go/rest"
@@ -272,35 +274,36 @@ func (r *Requests) Quantity(units int) resource.Quantity {
 	return *q
 }
 
-// Write sets the request to units × unit, with the resourceVersion read
-// as precondition. Limits are left alone: a request above the limit is
-// refused by the API server.
+// Write sets the request to units × unit with a strategic merge patch that
+// carries the resourceVersion read: the API server refuses it with a
+// conflict when the object changed since. Limits are left alone: a request
+// above the limit is refused by the API server.
 func (r *Requests) Write(ctx context.Context, prev Observed, units int) error {
-	w, err := r.get(ctx)
-	if err != nil {
-		return fmt.Errorf("get %s: %w", r.t, err)
+	if prev.Version == "" {
+		return errors.New("requests write needs the resourceVersion of a read")
 	}
-	if w.version() != prev.Version {
-		return &ConflictError{Err: fmt.Errorf("%s changed since read (resourceVersion %s, now %s)", r.t, prev.Version, w.version())}
-	}
-	c, err := r.containerOf(w)
+	q := r.Quantity(units)
+	patch, err := json.Marshal(map[string]any{
+		"metadata": map[string]any{"resourceVersion": prev.Version},
+		"spec": map[string]any{"template": map[string]any{"spec": map[string]any{
+			"containers": []any{map[string]any{
+				"name":      r.container,
+				"resources": map[string]any{"requests": map[string]any{string(r.request): q.String()}},
+			}},
+		}}},
+	})
 	if err != nil {
 		return err
 	}
-	if c.Resources.Requests == nil {
-		c.Resources.Requests = corev1.ResourceList{}
-	}
-	q := r.Quantity(units)
-	c.Resources.Requests[r.request] = q
-	opts := metav1.UpdateOptions{FieldManager: "shadowcast"}
+	opts := metav1.PatchOptions{FieldManager: "shadowcast"}
 	apps := r.c.Typed.AppsV1()
-	if w.deploy != nil {
-		_, err = apps.Deployments(r.t.Namespace).Update(ctx, w.deploy, opts)
+	if r.t.Resource == "statefulsets" {
+		_, err = apps.StatefulSets(r.t.Namespace).Patch(ctx, r.t.Name, types.StrategicMergePatchType, patch, opts)
 	} else {
-		_, err = apps.StatefulSets(r.t.Namespace).Update(ctx, w.sts, opts)
+		_, err = apps.Deployments(r.t.Namespace).Patch(ctx, r.t.Name, types.StrategicMergePatchType, patch, opts)
 	}
 	if err != nil {
-		return fmt.Errorf("update %s request of %s to %s: %w", r.request, r.t, q.String(), wrapConflict(err))
+		return fmt.Errorf("patch %s request of %s to %s: %w", r.request, r.t, q.String(), wrapConflict(err))
 	}
 	return nil
 }
