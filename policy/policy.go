@@ -1,6 +1,6 @@
 // Package policy is the learned allocation policy: a contextual bandit that
-// chooses, per decision epoch, how much headroom to provision on top of
-// the forecast upper bound and how long to wait before scaling down.
+// chooses, per decision epoch, how much of the forecast's uncertainty
+// margin to provision for and how long to wait before scaling down.
 //
 // Method: Thompson sampling over a small discrete set of arms (headroom
 // multiplier × scale-down delay), with a tabular context (time-of-day
@@ -77,8 +77,10 @@ func ParseMode(s string) (Mode, error) {
 	return ModeOff, fmt.Errorf("unknown policy mode %q (want off, dry-run or active)", s)
 }
 
-// Arm is one action: provision Headroom × the forecast upper bound, and
-// keep capacity for ScaleDownDelay after the need dropped.
+// Arm is one action: provision the forecast point plus Headroom × the
+// margin of the upper bound above it (point + Headroom·(upper − point);
+// 1 is the upper bound, 0 the point), and keep capacity for
+// ScaleDownDelay after the need dropped.
 type Arm struct {
 	Headroom       float64
 	ScaleDownDelay time.Duration
@@ -88,12 +90,12 @@ func (a Arm) String() string {
 	return fmt.Sprintf("headroom=%.2f,scale_down_delay=%v", a.Headroom, a.ScaleDownDelay)
 }
 
-// DefaultArms returns headroom {0.9, 1.0, 1.1, 1.25} × scale-down delay
-// {2m, 5m, 15m}.
+// DefaultArms returns headroom {0.5, 0.75, 1, 1.25, 1.5} × scale-down
+// delay {1m, 5m, 15m}.
 func DefaultArms() []Arm {
 	var out []Arm
-	for _, h := range []float64{0.9, 1.0, 1.1, 1.25} {
-		for _, d := range []time.Duration{2 * time.Minute, 5 * time.Minute, 15 * time.Minute} {
+	for _, h := range []float64{0.5, 0.75, 1, 1.25, 1.5} {
+		for _, d := range []time.Duration{time.Minute, 5 * time.Minute, 15 * time.Minute} {
 			out = append(out, Arm{Headroom: h, ScaleDownDelay: d})
 		}
 	}
@@ -138,7 +140,7 @@ func (o *Options) setDefaults() error {
 		o.Arms = DefaultArms()
 	}
 	for _, a := range o.Arms {
-		if !(a.Headroom > 0) || a.ScaleDownDelay < 0 {
+		if !(a.Headroom >= 0) || a.ScaleDownDelay < 0 {
 			return fmt.Errorf("policy: invalid arm %v", a)
 		}
 	}

@@ -173,7 +173,7 @@ func TestParseMode(t *testing.T) {
 
 func TestOptionsErrors(t *testing.T) {
 	for _, o := range []Options{
-		{Arms: []Arm{{Headroom: 0}}},
+		{Arms: []Arm{{Headroom: -1}}},
 		{HourBuckets: 25},
 		{UncertaintyEdges: []float64{0.5, 0.2}},
 	} {
