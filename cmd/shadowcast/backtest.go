@@ -98,8 +98,21 @@ type backtestFlags struct {
 }
 
 func backtestCommand(app *kingpin.Application) command {
-	f := &backtestFlags{}
 	c := app.Command("backtest", "Backtest forecasting methods on M4 Hourly (`backtest m4 --data DIR`) or on a timestamp,value CSV (`backtest csv FILE --step 5m --horizons 5m,15m`).")
+	f := addBacktestFlags(c)
+	return command{clause: c, run: func() int {
+		if err := f.run(os.Stdout); err != nil {
+			fmt.Fprintf(os.Stderr, "shadowcast backtest: %v\n", err)
+			return 1
+		}
+		return 0
+	}}
+}
+
+// addBacktestFlags registers the arguments and flags of the backtest
+// command on c.
+func addBacktestFlags(c *kingpin.CmdClause) *backtestFlags {
+	f := &backtestFlags{}
 	c.Arg("source", "Data set: m4 or csv.").Required().EnumVar(&f.source, "m4", "csv")
 	c.Arg("file", "CSV file (csv source).").StringVar(&f.file)
 	c.Flag("data", "M4 directory holding Hourly-train.csv and Hourly-test.csv (m4 source).").Default("../shared/data/m4").StringVar(&f.data)
@@ -115,13 +128,7 @@ func backtestCommand(app *kingpin.Application) command {
 	c.Flag("origins", "Number of rolling forecast origins, one per step at the end of the series (0 = last fifth).").Default("0").IntVar(&f.origins)
 	c.Flag("history", "Sliding training window (0 = all history before each refit).").Default("7d").StringVar(&f.history)
 	c.Flag("refit", "Refit interval between origins (csv source).").Default("1d").StringVar(&f.refit)
-	return command{clause: c, run: func() int {
-		if err := f.run(os.Stdout); err != nil {
-			fmt.Fprintf(os.Stderr, "shadowcast backtest: %v\n", err)
-			return 1
-		}
-		return 0
-	}}
+	return f
 }
 
 func methodNames() []string {
