@@ -99,7 +99,7 @@ func WriteSVG(w io.Writer, panels []Panel) error {
 	const (
 		width  = 900.0
 		height = 260.0
-		left   = 60.0
+		left   = 84.0
 		right  = 150.0
 		top    = 28.0
 		bottom = 24.0
