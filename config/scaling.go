@@ -197,6 +197,9 @@ type Webhook struct {
 	// ActionTimeout bounds one evaluation, actuator calls included
 	// (default 30s).
 	ActionTimeout model.Duration `yaml:"action_timeout,omitempty"`
+	// RequestTimeout bounds reading a notification and writing the answer
+	// (default 10s).
+	RequestTimeout model.Duration `yaml:"request_timeout,omitempty"`
 	// Kubeconfig is the path of a kubeconfig file for kubernetes_* pools;
 	// empty: in-cluster config, else $KUBECONFIG.
 	Kubeconfig string `yaml:"kubeconfig,omitempty"`
@@ -213,6 +216,7 @@ var (
 	DefaultRetryBackoff                 = model.Duration(time.Second)
 	DefaultRetryBackoffMax              = model.Duration(5 * time.Minute)
 	DefaultActionTimeout                = model.Duration(30 * time.Second)
+	DefaultRequestTimeout               = model.Duration(10 * time.Second)
 	DefaultScaleDownStabilization       = model.Duration(5 * time.Minute)
 	DefaultHTTPTimeout                  = model.Duration(10 * time.Second)
 	DefaultHTTPRetries                  = 3
@@ -250,6 +254,9 @@ func (c *Config) applyScalingDefaults() {
 	}
 	if w.ActionTimeout == 0 {
 		w.ActionTimeout = DefaultActionTimeout
+	}
+	if w.RequestTimeout == 0 {
+		w.RequestTimeout = DefaultRequestTimeout
 	}
 	w.BearerTokenFile = c.ResolvePath(w.BearerTokenFile)
 	w.Kubeconfig = c.ResolvePath(w.Kubeconfig)
@@ -379,6 +386,9 @@ func (c *Config) validateScaling(shadows map[string]bool) []error {
 	}
 	if w.ActionTimeout < 0 {
 		add("webhook.action_timeout must not be negative")
+	}
+	if w.RequestTimeout < 0 {
+		add("webhook.request_timeout must not be negative")
 	}
 
 	horizons := map[string][]model.Duration{}

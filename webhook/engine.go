@@ -81,6 +81,9 @@ type Options struct {
 	RetryBackoffMax time.Duration
 	// ActionTimeout bounds one evaluation, actuator calls included.
 	ActionTimeout time.Duration
+	// RequestTimeout bounds reading a notification and writing the answer
+	// (read and write deadlines on the connection; default 10s).
+	RequestTimeout time.Duration
 	// Now is the clock (time.Now when nil).
 	Now func() time.Time
 }
@@ -96,6 +99,7 @@ type settings struct {
 	backoff       time.Duration
 	backoffMax    time.Duration
 	actionTimeout time.Duration
+	reqTimeout    time.Duration
 }
 
 // Engine receives triggers, decides and acts. Create it with New; Run must
@@ -185,6 +189,7 @@ func (e *Engine) Update(opts Options) error {
 		backoff:       opts.RetryBackoff,
 		backoffMax:    opts.RetryBackoffMax,
 		actionTimeout: opts.ActionTimeout,
+		reqTimeout:    opts.RequestTimeout,
 	}
 	if s.maxBody <= 0 {
 		s.maxBody = 1 << 20
@@ -197,6 +202,9 @@ func (e *Engine) Update(opts Options) error {
 	}
 	if s.actionTimeout <= 0 {
 		s.actionTimeout = 30 * time.Second
+	}
+	if s.reqTimeout <= 0 {
+		s.reqTimeout = 10 * time.Second
 	}
 	for i := range opts.Resources {
 		r := opts.Resources[i]
@@ -231,8 +239,8 @@ func (e *Engine) Update(opts Options) error {
 
 // Enqueue asks for an evaluation of the named resource. A resource already
 // waiting is not queued twice. It fails with ErrQueueFull or
-// ErrShuttingDown, both worth a retry, and with shadowcast.ErrUnknownShadow
-// wrapped when the resource is not configured.
+// ErrShuttingDown, both worth a retry, and with an error
+// when the resource is not configured.
 func (e *Engine) Enqueue(resource string, cause Cause) (coalesced bool, err error) {
 	if e.set.Load().resources[resource] == nil {
 		return false, fmt.Errorf("resource %q is not configured: %w", resource, errUnknownResource)

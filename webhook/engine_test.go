@@ -1,10 +1,13 @@
 package webhook
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -517,5 +520,33 @@ func TestMetricsLint(t *testing.T) {
 	problems, err := testutil.GatherAndLint(f.reg)
 	if err != nil || len(problems) > 0 {
 		t.Fatalf("lint: %v %v", err, problems)
+	}
+}
+
+func TestSlowClientTimesOut(t *testing.T) {
+	f := newFixture(t, ModeEnforce, func(o *Options) { o.RequestTimeout = 100 * time.Millisecond })
+	srv := httptest.NewServer(f.router)
+	defer srv.Close()
+	conn, err := net.Dial("tcp", srv.Listener.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	// Headers and a little of a 1000-byte body, then nothing.
+	fmt.Fprintf(conn, "POST /webhook/alertmanager HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer %s\r\nContent-Length: 1000\r\n\r\n{\"version\":", testToken)
+	_ = conn.SetReadDeadline(time.Now().Add(5 * time.Second))
+	start := time.Now()
+	resp, err := http.ReadResponse(bufio.NewReader(conn), nil)
+	if err == nil {
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusBadRequest {
+			t.Fatalf("status %d", resp.StatusCode)
+		}
+	}
+	if d := time.Since(start); d > 2*time.Second {
+		t.Fatalf("slow body held the handler for %s", d)
+	}
+	if _, w := f.act.state(); len(w) != 0 {
+		t.Fatal("a partial body caused an action")
 	}
 }

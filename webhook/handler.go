@@ -11,6 +11,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"time"
 )
 
 // Notification results, the `result` label of
@@ -53,6 +54,11 @@ type response struct {
 //	503 queue full or shutting down (Alertmanager retries)
 func (e *Engine) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	s := e.set.Load()
+	// Deadlines guard against slow clients (not supported by every
+	// ResponseWriter, e.g. in tests: then the server's timeouts apply).
+	rc := http.NewResponseController(w)
+	_ = rc.SetReadDeadline(time.Now().Add(s.reqTimeout))
+	_ = rc.SetWriteDeadline(time.Now().Add(s.reqTimeout))
 	if s.token != "" && !validBearer(r.Header.Get("Authorization"), s.token) {
 		e.metrics.notifications.WithLabelValues("unknown", notifyUnauthorized).Inc()
 		w.Header().Set("WWW-Authenticate", `Bearer realm="shadowcast"`)
@@ -123,6 +129,11 @@ func (e *Engine) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			continue
 		}
 		coalesced, err := e.Enqueue(name, Cause{Reason: "alert", Alertname: a.Labels["alertname"], Fingerprint: fp, StartsAt: a.StartsAt})
+		if errors.Is(err, errUnknownResource) { // removed by a reload since the check above
+			e.metrics.notifications.WithLabelValues(status, notifyRejected).Inc()
+			writeJSON(w, http.StatusBadRequest, response{Status: "error", Error: err.Error()})
+			return
+		}
 		if err != nil {
 			// Keys of this alert stay unseen so Alertmanager's retry is
 			// processed; alerts queued before it are deduplicated then.

@@ -90,6 +90,7 @@ func (s *scaling) options(cfg *config.Config) (webhook.Options, *actuate.Clients
 		RetryBackoff:    time.Duration(w.RetryBackoff),
 		RetryBackoffMax: time.Duration(w.RetryBackoffMax),
 		ActionTimeout:   time.Duration(w.ActionTimeout),
+		RequestTimeout:  time.Duration(w.RequestTimeout),
 	}
 	if w.BearerTokenFile != "" {
 		b, err := os.ReadFile(w.BearerTokenFile)
