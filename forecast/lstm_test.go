@@ -352,3 +352,42 @@ func TestLSTMTrainStepAllocatesNothing(t *testing.T) {
 		t.Errorf("%v allocations per training step", allocs)
 	}
 }
+
+func TestLSTMIntervalCoverage(t *testing.T) {
+	var ss []Series
+	for i := range 6 {
+		ss = append(ss, synthSeries(520, 50+20*float64(i), uint64(100+i)))
+	}
+	fit := make([]Series, len(ss))
+	for i, s := range ss {
+		fit[i] = s.Slice(0, 440)
+	}
+	o := smallOpts()
+	o.Steps = 120
+	const K = 6
+	ps, err := NewLSTM(o).FitGlobal(fit, Spec{Horizon: K, Level: 0.9, Seed: 5})
+	if err != nil {
+		t.Fatal(err)
+	}
+	in, n := 0, 0
+	for i, s := range ss {
+		for org := 440; org+K <= s.Len(); org += 3 {
+			f, err := ps[i].Predict(s.Slice(0, org))
+			if err != nil {
+				t.Fatal(err)
+			}
+			for k := range K {
+				y := s.Values[org+k]
+				n++
+				if y >= f.Lower[k] && y <= f.Upper[k] {
+					in++
+				}
+			}
+		}
+	}
+	cov := float64(in) / float64(n)
+	t.Logf("coverage %.3f of %d", cov, n)
+	if cov < 0.78 || cov > 0.99 {
+		t.Errorf("coverage %.3f of %d for a nominal 0.9", cov, n)
+	}
+}

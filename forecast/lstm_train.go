@@ -151,9 +151,10 @@ func trainLSTM(net *lstmNet, fresh bool, data *lstmData, sh lstmShape, o LSTMOpt
 }
 
 // calibrateLSTM returns per-step lower and upper offsets (in scaled model
-// space) from the signed out-of-sample residuals on the validation windows
-// (split conformal, with the finite-sample rank correction). Without
-// validation windows it falls back to the training windows.
+// space) from the signed out-of-sample residuals on the validation windows,
+// by split conformal prediction (CalibrateResiduals). Without validation
+// windows it falls back to the training windows; with too few residuals
+// for CalibrateResiduals, to the extreme residuals (conformalBounds).
 func calibrateLSTM(net *lstmNet, data *lstmData, sh lstmShape, level float64) (lo, hi []float64) {
 	wins := data.val
 	if len(wins) == 0 {
@@ -182,11 +183,15 @@ func calibrateLSTM(net *lstmNet, data *lstmData, sh lstmShape, level float64) (l
 			}
 		}
 	}
+	if cal, err := CalibrateResiduals(res, level); err == nil {
+		return cal.Lower, cal.Upper
+	}
 	lo = make([]float64, K)
 	hi = make([]float64, K)
 	alpha := (1 - level) / 2
 	for k := 0; k < K; k++ {
 		lo[k], hi[k] = conformalBounds(res[k], alpha)
+		lo[k], hi[k] = min(lo[k], 0), max(hi[k], 0)
 	}
 	return lo, hi
 }
