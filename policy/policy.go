@@ -90,11 +90,11 @@ func (a Arm) String() string {
 	return fmt.Sprintf("headroom=%.2f,scale_down_delay=%v", a.Headroom, a.ScaleDownDelay)
 }
 
-// DefaultArms returns headroom {0.5, 0.75, 1, 1.25, 1.5} × scale-down
+// DefaultArms returns headroom {0.25, 0.5, 0.75, 1, 1.25} × scale-down
 // delay {1m, 5m, 15m}.
 func DefaultArms() []Arm {
 	var out []Arm
-	for _, h := range []float64{0.5, 0.75, 1, 1.25, 1.5} {
+	for _, h := range []float64{0.25, 0.5, 0.75, 1, 1.25} {
 		for _, d := range []time.Duration{time.Minute, 5 * time.Minute, 15 * time.Minute} {
 			out = append(out, Arm{Headroom: h, ScaleDownDelay: d})
 		}

@@ -19,8 +19,8 @@ func (r *Result) WriteTable(w io.Writer) error {
 	f := r.Forecast
 	fmt.Fprintf(&b, "forecast: %s at lead %v, %d refits, %d evaluated steps without forecast; MAE %.3g MASE %.3f sMAPE %.3f coverage %.3f (nominal %.2f)\n",
 		f.Model, f.Lead, f.Refits, f.Missing, f.MAE, f.MASE, f.SMAPE, f.Coverage, f.Level)
-	fmt.Fprintf(&b, "learned policy: %d training epochs (λ %.2g, epoch %v, %d passes); arms chosen in evaluation: %s\n\n",
-		r.Learned.TrainEpochs, r.Options.Lambda, r.Options.Epoch, r.Options.Passes, armsSummary(r.Learned.ArmsChosen))
+	fmt.Fprintf(&b, "learned policy: %d training epochs (λ %.2g, epoch %v, %d passes, uncertainty edges %.3g); arms chosen in evaluation: %s\n\n",
+		r.Learned.TrainEpochs, r.Options.Lambda, r.Options.Epoch, r.Options.Passes, r.Options.UncertaintyEdges, armsSummary(r.Learned.ArmsChosen))
 	tw := tabwriter.NewWriter(&b, 0, 0, 2, ' ', tabwriter.AlignRight)
 	fmt.Fprintln(tw, "policy\tunder-prov min\tunder-prov %\tunserved %\treplica-h\tcost\tactions\tΔunder vs reactive\tΔreplica-h vs reactive\t")
 	for _, p := range r.Policies {
@@ -93,6 +93,7 @@ func (r *Result) WriteJSON(w io.Writer) error {
 			"capacity": o.Capacity, "startup_seconds": o.Startup.Seconds(), "target_utilization": o.TargetUtilization,
 			"stabilization_seconds": o.Stabilization.Seconds(), "min_replicas": o.MinReplicas, "max_replicas": o.MaxReplicas,
 			"headroom": o.Headroom, "policy_lambda": o.Lambda, "policy_epoch_seconds": o.Epoch.Seconds(), "policy_passes": o.Passes,
+			"policy_uncertainty_edges": o.UncertaintyEdges,
 		},
 		"forecast": map[string]any{
 			"model": f.Model, "lead_seconds": f.Lead.Seconds(), "refits": f.Refits, "steps_without_forecast": f.Missing,

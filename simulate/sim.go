@@ -21,6 +21,7 @@ import (
 	"fmt"
 	"io"
 	"math"
+	"sort"
 	"time"
 
 	"github.com/shadowcast/shadowcast/feedback"
@@ -223,6 +224,7 @@ type ResultOptions struct {
 	Lambda            float64
 	Epoch             time.Duration
 	Passes            int
+	UncertaintyEdges  []float64
 }
 
 // shadows holds, per decision step i, the forecast made from the history
@@ -326,11 +328,15 @@ func Replay(f *Forecasts, opts Options) (*Result, error) {
 	reactive := env.run(&reactiveCtl{env: env}, nil, n)
 	predictive := env.run(&predictiveCtl{env: env, headroom: opts.Headroom, window: steps(opts.Stabilization, s.Step)}, nil, n)
 
-	pol, err := policy.New(opts.Policy)
+	epoch := max(steps(opts.Epoch, s.Step), 1)
+	popts := opts.Policy
+	if popts.UncertaintyEdges == nil {
+		popts.UncertaintyEdges = uncertaintyTerciles(sh, epoch, evalStart)
+	}
+	pol, err := policy.New(popts)
 	if err != nil {
 		return nil, err
 	}
-	epoch := max(steps(opts.Epoch, s.Step), 1)
 	for range opts.Passes {
 		lc := &learnedCtl{env: env, pol: pol, epoch: epoch, train: true, until: evalStart}
 		env.run(lc, lc, evalStart)
@@ -355,6 +361,7 @@ func Replay(f *Forecasts, opts Options) (*Result, error) {
 		Capacity: opts.Capacity, Startup: opts.Startup, TargetUtilization: opts.TargetUtilization,
 		Stabilization: opts.Stabilization, MinReplicas: opts.MinReplicas, MaxReplicas: opts.MaxReplicas,
 		Headroom: opts.Headroom, Lambda: pol.Options().Lambda, Epoch: time.Duration(epoch) * s.Step, Passes: opts.Passes,
+		UncertaintyEdges: pol.Options().UncertaintyEdges,
 	}
 	return res, nil
 }
@@ -423,6 +430,37 @@ func precompute(s forecast.Series, opts Options, d, evalStart int) (*shadows, Fo
 	sc := tr.Scores("trace", lead)
 	fres.Refits, fres.MAE, fres.MASE, fres.SMAPE, fres.Coverage = refits, sc.MAE, sc.MASE, sc.SMAPE, sc.Coverage
 	return sh, fres, nil
+}
+
+// uncertainty is the relative margin of the forecast above its point at
+// the lead step of decision step i.
+func (sh *shadows) uncertainty(i int) float64 {
+	p := math.Max(sh.leadPoint[i], 1e-9)
+	return (sh.leadUpper[i] - sh.leadPoint[i]) / p
+}
+
+// uncertaintyTerciles returns the terciles of the forecast uncertainty at
+// the epoch starts of the training part, so that each uncertainty bucket
+// of the learned policy sees about a third of the epochs (nil when there
+// are too few forecasts: the policy's defaults apply).
+func uncertaintyTerciles(sh *shadows, epoch, end int) []float64 {
+	var u []float64
+	for i := 0; i < end; i += epoch {
+		if sh.ok[i] {
+			if v := sh.uncertainty(i); !math.IsNaN(v) && !math.IsInf(v, 0) {
+				u = append(u, v)
+			}
+		}
+	}
+	if len(u) < 30 {
+		return nil
+	}
+	sort.Float64s(u)
+	a, b := u[len(u)/3], u[2*len(u)/3]
+	if !(b > a) {
+		return nil
+	}
+	return []float64{a, b}
 }
 
 // seasonFor is one day when the step divides it, else the step.
@@ -708,8 +746,7 @@ func (c *learnedCtl) target(i, cur int) (int, bool) {
 		c.finishEpoch()
 		ctx := policy.Context{Time: e.s.TimeAt(i)}
 		if e.sh.ok[i] {
-			p := math.Max(e.sh.leadPoint[i], 1e-9)
-			ctx.Uncertainty = (e.sh.leadUpper[i] - e.sh.leadPoint[i]) / p
+			ctx.Uncertainty = e.sh.uncertainty(i)
 			if obs := e.observed(i); obs > 0 {
 				ctx.Trend = (e.sh.peakPoint[i] - obs) / obs
 			}

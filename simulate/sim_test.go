@@ -257,3 +257,49 @@ func TestReplayRejectsOtherForecastOptions(t *testing.T) {
 		t.Error("Run accepted a zero capacity")
 	}
 }
+
+func TestLevelProfile(t *testing.T) {
+	// A flat level of 100 with a spike of +50 at phase 0 of every 10 steps.
+	s := forecast.Series{Start: t0, Step: time.Minute}
+	for i := range 300 {
+		v := 100.0
+		if i%10 == 0 {
+			v = 150
+		}
+		s.Values = append(s.Values, v)
+	}
+	m := NewLevelProfile(LevelProfileOptions{Period: 10 * time.Minute})
+	p, err := m.Fit(s, forecast.Spec{Horizon: 10, Level: 0.9})
+	if err != nil {
+		t.Fatal(err)
+	}
+	f, err := p.Predict(s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The next sample is i = 300, phase 0: the spike.
+	for k, v := range f.Point {
+		want := 100.0
+		if k == 0 {
+			want = 150
+		}
+		if math.Abs(v-want) > 1 {
+			t.Errorf("step %d: point %.2f, want ≈ %.0f", k+1, v, want)
+		}
+		if f.Lower[k] > v || f.Upper[k] < v {
+			t.Errorf("step %d: point outside its bounds", k+1)
+		}
+	}
+	// Incremental and from-scratch predictions agree.
+	s2 := s
+	s2.Values = append(append([]float64{}, s.Values...), 100, 100)
+	inc, _ := p.Predict(s2)
+	p2, _ := m.Fit(s2, forecast.Spec{Horizon: 10, Level: 0.9})
+	fresh, _ := p2.Predict(s2)
+	if diff := cmp.Diff(fresh.Point, inc.Point, cmpopts.EquateApprox(0, 1e-6)); diff != "" {
+		t.Errorf("incremental vs fresh (-fresh +inc):\n%s", diff)
+	}
+	if _, err := m.Fit(s.Slice(0, 15), forecast.Spec{Horizon: 1, Level: 0.9}); !errors.Is(err, forecast.ErrNotEnoughData) {
+		t.Errorf("short history: %v", err)
+	}
+}

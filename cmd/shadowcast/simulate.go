@@ -32,6 +32,8 @@ type simulateFlags struct {
 	maxReplicas   int
 	cost          float64
 	model         string
+	season        time.Duration
+	scaleWindow   time.Duration
 	level         float64
 	window        time.Duration
 	refit         time.Duration
@@ -64,7 +66,9 @@ func simulateCommand(app *kingpin.Application) command {
 	c.Flag("min-replicas", "Minimum replicas of every policy.").Default("1").IntVar(&f.minReplicas)
 	c.Flag("max-replicas", "Maximum replicas of every policy (0: unbounded).").Default("0").IntVar(&f.maxReplicas)
 	c.Flag("cost", "Cost of one replica-hour.").Default("1").Float64Var(&f.cost)
-	c.Flag("model", "Forecasting model: holt_winters, holt_winters_nonseasonal, seasonal_naive, last_value, or auto (Holt-Winters, non-seasonal when the trace is shorter than 3 days).").Default("auto").EnumVar(&f.model, "auto", "holt_winters", "holt_winters_nonseasonal", "seasonal_naive", "last_value")
+	c.Flag("model", "Forecasting model: holt_winters, holt_winters_nonseasonal, seasonal_naive, level_profile (level + a --season profile), or auto (Holt-Winters, non-seasonal when the trace is shorter than 3 days).").Default("auto").EnumVar(&f.model, "auto", "holt_winters", "holt_winters_nonseasonal", "seasonal_naive", "level_profile")
+	c.Flag("season", "Period of the level_profile model.").Default("1h").DurationVar(&f.season)
+	c.Flag("scale-window", "Span of the local scale of the conformal bounds (0: one day of steps).").Default("0s").DurationVar(&f.scaleWindow)
 	c.Flag("level", "Confidence level of the forecast bounds.").Default("0.9").Float64Var(&f.level)
 	c.Flag("window", "Sliding training window of the model.").Default("168h").DurationVar(&f.window)
 	c.Flag("refit", "Refit interval of the model (it predicts incrementally every step in between).").Default("1h").DurationVar(&f.refit)
@@ -110,7 +114,7 @@ func runSimulate(f simulateFlags, stdout io.Writer) error {
 			return err
 		}
 	}
-	cal := forecast.CalibrationOptions{}
+	cal := forecast.CalibrationOptions{ScaleWindow: int(f.scaleWindow / s.Step)}
 	var model forecast.Model
 	switch f.model {
 	case "holt_winters":
@@ -119,8 +123,8 @@ func runSimulate(f simulateFlags, stdout io.Writer) error {
 		model = forecast.NewHoltWinters(forecast.HoltWintersOptions{Seasonality: forecast.SeasonNone, Calibration: cal})
 	case "seasonal_naive":
 		model = forecast.NewSeasonalNaive(forecast.SeasonalNaiveOptions{Calibration: cal})
-	case "last_value":
-		model = forecast.NewLastValue(forecast.LastValueOptions{})
+	case "level_profile":
+		model = simulate.NewLevelProfile(simulate.LevelProfileOptions{Period: f.season, Calibration: cal})
 	default:
 		if time.Duration(s.Len())*s.Step < 72*time.Hour {
 			model = forecast.NewHoltWinters(forecast.HoltWintersOptions{Seasonality: forecast.SeasonNone, Calibration: cal})
