@@ -48,7 +48,8 @@ type Options struct {
 	// Reader supplies the shadows' values. Required.
 	Reader ShadowReader
 	// MaxAge is how old (by Value.Updated) a forecast may be before the
-	// scaler answers Unavailable instead of serving it. Default 5m.
+	// scaler answers Unavailable instead of serving it. Default 5m;
+	// negative disables the check.
 	MaxAge time.Duration
 	// PollInterval is how often StreamIsActive re-reads the shadow to see
 	// whether activity crossed the activation value. Default 5s.
