@@ -112,3 +112,45 @@ func BenchmarkFitSeasonalNaive7d1m(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkPredictStepColdStart10k is BenchmarkPredictStep10k for the
+// cold-start model on 12 hours of 1-minute history.
+func BenchmarkPredictStepColdStart10k(b *testing.B) {
+	const (
+		nSeries = 10000
+		nBase   = 100
+	)
+	spec := Spec{Horizon: 30, Level: 0.9}
+	base := make([][]float64, nBase)
+	rngs := make([]*rand.Rand, nBase)
+	for i := range base {
+		base[i] = benchSeries(uint64(i), 720, time.Minute)
+		rngs[i] = rand.New(rand.NewPCG(uint64(i), 4))
+	}
+	series := func(i int) Series {
+		return Series{Start: testStart, Step: time.Minute, Values: base[i%nBase]}
+	}
+	ps := make([]Predictor, nSeries)
+	for i := range ps {
+		p, err := NewLastValue(LastValueOptions{}).Fit(series(i), spec)
+		if err != nil {
+			b.Fatal(err)
+		}
+		if _, err := p.Predict(series(i)); err != nil {
+			b.Fatal(err)
+		}
+		ps[i] = p
+	}
+	t := 720
+	for b.Loop() {
+		for i := range base {
+			base[i] = append(base[i], benchSample(rngs[i], t, 1440))
+		}
+		t++
+		for i, p := range ps {
+			if _, err := p.Predict(series(i)); err != nil {
+				b.Fatal(err)
+			}
+		}
+	}
+}

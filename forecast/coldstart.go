@@ -70,11 +70,19 @@ func countObserved(v []float64) int {
 	return n
 }
 
-// lastValuePredictor recomputes from the history at each call: it only
-// serves short histories, so the cost is small.
+// lastValuePredictor caches the spread of the bounds; it recomputes it
+// (O(h·n log n)) when the history does not extend the previous one or has
+// grown by an eighth since, so a step costs O(Recent + h) most of the time.
 type lastValuePredictor struct {
 	opts LastValueOptions
 	spec Spec
+
+	cur      cursor
+	lowOff   []float64 // bound offsets from the point, per step
+	highOff  []float64
+	nonNeg   bool
+	calN     int // observed samples when the offsets were computed
+	newSince int // samples consumed since
 }
 
 func (p *lastValuePredictor) Predict(s Series) (Forecast, error) {
@@ -95,16 +103,43 @@ func (p *lastValuePredictor) Predict(s Series) (Forecast, error) {
 	}
 	point := sum / float64(got)
 
+	i := p.cur.next(s)
+	if i >= 0 {
+		p.newSince += len(v) - i
+	}
+	if i < 0 || p.lowOff == nil || p.newSince >= max(1, p.calN/8) {
+		p.spread(v, point)
+	}
+	p.cur.mark(s)
+
+	f := Forecast{Model: NameLastValue, Origin: s.End(), Step: s.Step,
+		Point: make([]float64, h), Lower: make([]float64, h), Upper: make([]float64, h)}
+	for k := range f.Point {
+		f.Point[k] = point
+		f.Lower[k] = point + p.lowOff[k]
+		f.Upper[k] = point + p.highOff[k]
+		if p.nonNeg {
+			f.Lower[k] = max(f.Lower[k], 0)
+		}
+	}
+	return f, nil
+}
+
+// spread computes the bound offsets from the k-step changes of v.
+func (p *lastValuePredictor) spread(v []float64, point float64) {
+	h := p.spec.Horizon
 	lo, hi := math.Inf(1), math.Inf(-1)
-	nonNeg := !p.opts.AllowNegative
+	p.nonNeg = !p.opts.AllowNegative
 	maxChange := 0.0
+	n := 0
 	for _, x := range v {
 		if math.IsNaN(x) {
 			continue
 		}
+		n++
 		lo, hi = min(lo, x), max(hi, x)
 		if x < 0 {
-			nonNeg = false
+			p.nonNeg = false
 		}
 	}
 	errs := make([][]float64, h)
@@ -118,23 +153,17 @@ func (p *lastValuePredictor) Predict(s Series) (Forecast, error) {
 		}
 		errs[k-1] = e
 	}
-	f := Forecast{Model: NameLastValue, Origin: s.End(), Step: s.Step, Point: make([]float64, h)}
-	for k := range f.Point {
-		f.Point[k] = point
-	}
+	p.lowOff, p.highOff = make([]float64, h), make([]float64, h)
 	if cal, err := CalibrateResiduals(errs, p.spec.Level); err == nil {
+		f := Forecast{Point: make([]float64, h)}
 		cal.Apply(&f, 1)
+		copy(p.lowOff, f.Lower)
+		copy(p.highOff, f.Upper)
 	} else {
 		w := max(2*maxChange, hi-lo, math.Abs(point))
-		f.Lower, f.Upper = make([]float64, h), make([]float64, h)
-		for k := range f.Point {
-			f.Lower[k], f.Upper[k] = point-w, point+w
+		for k := range p.lowOff {
+			p.lowOff[k], p.highOff[k] = -w, w
 		}
 	}
-	if nonNeg {
-		for k := range f.Lower {
-			f.Lower[k] = max(f.Lower[k], 0)
-		}
-	}
-	return f, nil
+	p.calN, p.newSince = n, 0
 }

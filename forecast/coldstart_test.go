@@ -115,3 +115,25 @@ func TestLastValueCoverage(t *testing.T) {
 		t.Errorf("coverage %.3f on a random walk, want about 0.9", cov)
 	}
 }
+
+// TestLastValueCache: between recomputes the bound offsets are reused; a
+// recompute gives what a fresh predictor gives.
+func TestLastValueCache(t *testing.T) {
+	s := synth(8, 400, time.Minute, 100, 0, 20, 5)
+	spec := Spec{Horizon: 5, Level: 0.9}
+	p, _ := NewLastValue(LastValueOptions{}).Fit(s, spec)
+	first, _ := p.Predict(s.Slice(0, 300))
+	off := first.Upper[0] - first.Point[0]
+	next, _ := p.Predict(s.Slice(0, 310)) // 10 < 300/8 new samples: cached
+	if got := next.Upper[0] - next.Point[0]; math.Abs(got-off) > 1e-9 {
+		t.Errorf("offset %v, want the cached %v", got, off)
+	}
+	for _, n := range []int{340, 400} { // ≥ 300/8 new samples: recomputed
+		got, _ := p.Predict(s.Slice(0, n))
+		fresh, _ := NewLastValue(LastValueOptions{}).Fit(s, spec)
+		want, _ := fresh.Predict(s.Slice(0, n))
+		if n == 340 && (got.Upper[0] != want.Upper[0] || got.Lower[4] != want.Lower[4]) {
+			t.Errorf("n=%d: recomputed bounds %v/%v, fresh %v/%v", n, got.Upper[0], got.Lower[4], want.Upper[0], want.Lower[4])
+		}
+	}
+}
