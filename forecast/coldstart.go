@@ -35,7 +35,7 @@ type LastValueOptions struct {
 // least one observed sample. The point forecast is the last observed value
 // (or the mean of the Recent last ones). The bounds for step k are
 // point + the finite-sample conformal quantiles of the k-step changes
-// y_{t+k} − y_t seen in the history (all origins). When fewer than
+// y_{t+k} − y_t seen in the history (the 200 most recent origins). When fewer than
 // MinCalibrationErrors changes exist at step k, the step borrows the
 // quantiles of the last step that has enough (× sqrt(k/k0)); with none at
 // all the bound is point ± the widest of: twice the largest absolute change
@@ -69,6 +69,10 @@ func countObserved(v []float64) int {
 	}
 	return n
 }
+
+// lastValueMaxChanges bounds the k-step changes (the most recent) behind
+// the cold-start bounds, which bounds the cost of a recompute.
+const lastValueMaxChanges = 200
 
 // lastValuePredictor caches the spread of the bounds; it recomputes it
 // (O(h·n log n)) when the history does not extend the previous one or has
@@ -144,8 +148,8 @@ func (p *lastValuePredictor) spread(v []float64, point float64) {
 	}
 	errs := make([][]float64, h)
 	for k := 1; k <= h && k < len(v); k++ {
-		e := make([]float64, 0, len(v)-k)
-		for t := k; t < len(v); t++ {
+		e := make([]float64, 0, min(len(v)-k, lastValueMaxChanges))
+		for t := max(k, len(v)-lastValueMaxChanges); t < len(v); t++ {
 			if d := v[t] - v[t-k]; !math.IsNaN(d) {
 				e = append(e, d)
 				maxChange = max(maxChange, math.Abs(d))
