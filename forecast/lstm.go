@@ -37,7 +37,7 @@ type LSTMOptions struct {
 	// Residual makes the network learn the correction to the seasonal
 	// naive forecast instead of the level itself.
 	Residual bool
-	// Steps is the maximum number of optimisation steps (default 400).
+	// Steps is the maximum number of optimisation steps (default 300).
 	Steps int
 	// BatchSize is the number of windows per step (default 64).
 	BatchSize int
@@ -56,7 +56,8 @@ type LSTMOptions struct {
 	// windows are kept out of training, for early stopping and interval
 	// calibration. 0 means max(Horizon, 10% of the series).
 	Holdout int
-	// MaxValWindows caps the validation windows (default 512).
+	// MaxValWindows caps the validation windows used for early stopping
+	// (default 256); calibration uses all of them.
 	MaxValWindows int
 	// L2Loss trains on squared error instead of absolute error.
 	L2Loss bool
@@ -77,7 +78,7 @@ func (o LSTMOptions) withDefaults() LSTMOptions {
 	if o.Dense == 0 {
 		o.Dense = 64
 	}
-	def(&o.Steps, 400)
+	def(&o.Steps, 300)
 	def(&o.BatchSize, 64)
 	if o.LR <= 0 {
 		o.LR = 2e-3
@@ -87,7 +88,7 @@ func (o LSTMOptions) withDefaults() LSTMOptions {
 	}
 	def(&o.EvalEvery, 50)
 	def(&o.Patience, 4)
-	def(&o.MaxValWindows, 512)
+	def(&o.MaxValWindows, 256)
 	return o
 }
 

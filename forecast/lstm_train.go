@@ -10,7 +10,8 @@ import (
 type lstmData struct {
 	vals     [][]float64 // model-space values, gaps filled
 	train    []uint64    // packed (series << 32 | origin)
-	val      []uint64
+	val      []uint64 // for early stopping (at most MaxValWindows)
+	valAll   []uint64 // every validation window, for calibration
 	trainEnd []int
 }
 
@@ -57,6 +58,7 @@ func buildLSTMData(series []Series, sh lstmShape, o LSTMOptions) (*lstmData, err
 			}
 		}
 	}
+	data.valAll = data.val
 	if len(data.val) > o.MaxValWindows {
 		// Keep an evenly strided, deterministic subset.
 		keep := make([]uint64, o.MaxValWindows)
@@ -156,7 +158,7 @@ func trainLSTM(net *lstmNet, fresh bool, data *lstmData, sh lstmShape, o LSTMOpt
 // windows it falls back to the training windows; with too few residuals
 // for CalibrateResiduals, to the extreme residuals (conformalBounds).
 func calibrateLSTM(net *lstmNet, data *lstmData, sh lstmShape, level float64) (lo, hi []float64) {
-	wins := data.val
+	wins := data.valAll
 	if len(wins) == 0 {
 		wins = data.train
 		if len(wins) > 2048 {
