@@ -10,6 +10,10 @@ import (
 // used for outlier clipping when CleanOptions.OutlierWindow is 0.
 const DefaultOutlierWindow = 31
 
+// confirmPoints is how many observed points must follow a value before it
+// may be clipped as an outlier.
+const confirmPoints = 3
+
 // CleanOptions controls how raw samples become a regular series.
 type CleanOptions struct {
 	// MaxGap is the longest run of missing grid points, as a duration
@@ -109,6 +113,11 @@ func ceilDiv(a, b int64) int64 {
 
 // clipOutliers clips dst[i] to median ± k·MAD of the observed values of src
 // in a window centred on i. It returns how many values it changed.
+//
+// A point is judged only once confirmPoints observed points follow it:
+// whether a jump at the end of the series is a spike or the start of a new
+// level is unknown until later samples arrive, and clipping a level shift
+// there would hide it from the forecast and from shadowcast_actual.
 func clipOutliers(dst, src []float64, k float64, window int) int {
 	if window <= 0 {
 		window = DefaultOutlierWindow
@@ -118,6 +127,14 @@ func clipOutliers(dst, src []float64, k float64, window int) int {
 	n := len(src)
 	// sorted holds the observed values of src[lo:hi] in order; it slides
 	// with i, one insertion and one deletion per step.
+	// after[i] counts the observed points after i (capped at confirmPoints).
+	after := make([]int, n)
+	for i, c := n-2, 0; i >= 0; i-- {
+		if !math.IsNaN(src[i+1]) {
+			c = min(c+1, confirmPoints)
+		}
+		after[i] = c
+	}
 	var sorted []float64
 	lo, hi := 0, 0
 	clipped := 0
@@ -135,7 +152,7 @@ func clipOutliers(dst, src []float64, k float64, window int) int {
 			lo++
 		}
 		v := src[i]
-		if math.IsNaN(v) || len(sorted) < minObserved {
+		if math.IsNaN(v) || len(sorted) < minObserved || after[i] < confirmPoints {
 			continue
 		}
 		med := median(sorted)

@@ -279,6 +279,25 @@ func (s *Store) LastTimestamp(ctx context.Context, shadow string) (time.Time, bo
 	return time.UnixMilli(last).UTC(), true, nil
 }
 
+// Compact persists what is ready in the in-memory head to blocks, including
+// out-of-order samples, and merges blocks. The TSDB does this by itself
+// (in-order data about every hour; out-of-order data along with it); call
+// Compact after a large backfill to free the memory its out-of-order
+// samples hold and speed up reads of them.
+func (s *Store) Compact(ctx context.Context) error {
+	if err := s.db.Compact(ctx); err != nil {
+		return fmt.Errorf("history store: compact: %w", err)
+	}
+	if err := s.db.CompactOOOHead(ctx); err != nil {
+		return fmt.Errorf("history store: compact out-of-order head: %w", err)
+	}
+	// Merge the blocks the out-of-order compaction wrote.
+	if err := s.db.Compact(ctx); err != nil {
+		return fmt.Errorf("history store: compact: %w", err)
+	}
+	return nil
+}
+
 // Delete removes every stored sample of shadow (e.g. when it is removed
 // from the configuration). Space is reclaimed at the next compaction.
 func (s *Store) Delete(ctx context.Context, shadow string) error {

@@ -54,7 +54,7 @@ func benchStore(b *testing.B) (dir string, samples int) {
 	}
 	appendDur := time.Since(t0)
 	t0 = time.Now()
-	if err := s.db.Compact(ctx); err != nil {
+	if err := s.Compact(ctx); err != nil {
 		b.Fatal(err)
 	}
 	compactDur := time.Since(t0)
@@ -102,6 +102,27 @@ func BenchmarkStoreReopen(b *testing.B) {
 				b.Fatal(err)
 			}
 			b.StopTimer()
+			s.Close()
+			b.StartTimer()
+		}
+	})
+	// After a crash there is no head snapshot: the WAL is replayed.
+	b.Run("open-after-crash", func(b *testing.B) {
+		for b.Loop() {
+			b.StopTimer()
+			snaps, _ := filepath.Glob(filepath.Join(dir, "chunk_snapshot.*"))
+			for _, d := range snaps {
+				os.RemoveAll(d)
+			}
+			b.StartTimer()
+			s, err := OpenStore(StoreOptions{Dir: dir, Retention: 8 * 24 * time.Hour}, nil, nil)
+			if err != nil {
+				b.Fatal(err)
+			}
+			b.StopTimer()
+			if len(snaps) == 0 {
+				b.Fatal("no head snapshot found to remove")
+			}
 			s.Close()
 			b.StartTimer()
 		}

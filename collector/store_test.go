@@ -143,43 +143,43 @@ shadowcast_collector_store_rejected_samples_total{reason="too_old"} 1
 	}
 }
 
-// TestStoreBackfillAfterRecent appends a week of old samples for one shadow
+// TestStoreBackfillAfterRecent appends two days of old samples for one shadow
 // after another shadow appended recent ones, and old samples of a series
 // after its newer ones: both need out-of-order ingestion.
 func TestStoreBackfillAfterRecent(t *testing.T) {
 	ctx := context.Background()
-	s := openTestStore(t, t.TempDir(), StoreOptions{Retention: 8 * 24 * time.Hour}, prometheus.NewRegistry())
+	s := openTestStore(t, t.TempDir(), StoreOptions{Retention: 3 * 24 * time.Hour}, prometheus.NewRegistry())
 	defer s.Close()
 	now := time.Date(2026, 11, 27, 12, 0, 0, 0, time.UTC)
 	recent := Series{Labels: labels.FromStrings("q", "a"), Samples: minuteSamples(now.Add(-time.Hour), 61, func(i int) float64 { return 1 })}
 	if err := s.Append(ctx, "live", []Series{recent}); err != nil {
 		t.Fatal(err)
 	}
-	week := 7 * 24 * 60
-	old := Series{Labels: labels.FromStrings("q", "b"), Samples: minuteSamples(now.Add(-7*24*time.Hour), week, func(i int) float64 { return float64(i % 1440) })}
+	backfill := 2 * 24 * 60
+	old := Series{Labels: labels.FromStrings("q", "b"), Samples: minuteSamples(now.Add(-2*24*time.Hour), backfill, func(i int) float64 { return float64(i % 1440) })}
 	if err := s.Append(ctx, "backfill", []Series{old}); err != nil {
 		t.Fatal(err)
 	}
 	// The live shadow backfills its own history behind its recent samples.
-	ownOld := Series{Labels: recent.Labels, Samples: minuteSamples(now.Add(-2*24*time.Hour), 2*24*60-60, func(i int) float64 { return 2 })}
+	ownOld := Series{Labels: recent.Labels, Samples: minuteSamples(now.Add(-24*time.Hour), 24*60-60, func(i int) float64 { return 2 })}
 	if err := s.Append(ctx, "live", []Series{ownOld}); err != nil {
 		t.Fatal(err)
 	}
 	// Compacting moves the out-of-order data into blocks; it must all stay.
-	if err := s.db.Compact(ctx); err != nil {
+	if err := s.Compact(ctx); err != nil {
 		t.Fatal(err)
 	}
-	got, err := s.Select(ctx, "backfill", now.Add(-8*24*time.Hour), now)
+	got, err := s.Select(ctx, "backfill", now.Add(-3*24*time.Hour), now)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(got) != 1 || len(got[0].Samples) != week {
-		t.Fatalf("backfill: got %d series / %d samples, want 1 / %d", len(got), samplesIn(got), week)
+	if len(got) != 1 || len(got[0].Samples) != backfill {
+		t.Fatalf("backfill: got %d series / %d samples, want 1 / %d", len(got), samplesIn(got), backfill)
 	}
 	if diff := cmp.Diff(old.Samples, got[0].Samples); diff != "" {
 		t.Errorf("backfill samples differ (-want +got):\n%.2000s", diff)
 	}
-	got, err = s.Select(ctx, "live", now.Add(-8*24*time.Hour), now)
+	got, err = s.Select(ctx, "live", now.Add(-3*24*time.Hour), now)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -209,7 +209,7 @@ func TestStoreRetention(t *testing.T) {
 	if err := s.Append(ctx, "x", []Series{{Labels: labels.EmptyLabels(), Samples: minuteSamples(t0, n, func(i int) float64 { return float64(i) })}}); err != nil {
 		t.Fatal(err)
 	}
-	if err := s.db.Compact(ctx); err != nil {
+	if err := s.Compact(ctx); err != nil {
 		t.Fatal(err)
 	}
 	got, err := s.Select(ctx, "x", t0.Add(-time.Hour), t0.Add(13*time.Hour))
