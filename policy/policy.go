@@ -112,6 +112,10 @@ type Context struct {
 	// Trend is the relative change the forecast expects over the lead
 	// horizon: (peak point − current) / current.
 	Trend float64
+	// Recent is the share of the previous epoch's time that was
+	// under-provisioned (the feedback of the last decision): bursts
+	// cluster in time.
+	Recent float64
 }
 
 // Options configures New. Zero values take the defaults.
@@ -126,6 +130,9 @@ type Options struct {
 	// TrendEdge separates falling (< −edge), flat and rising (> edge)
 	// forecasts (default 0.05). Negative disables the trend dimension.
 	TrendEdge float64
+	// RecentEdge separates calm (Recent ≤ edge) from troubled previous
+	// epochs (default 0). Negative disables the dimension.
+	RecentEdge float64
 	// Lambda weighs violations against cost in the reward (default 4).
 	Lambda float64
 	// PriorWeight is the number of pseudo-observations of the arm's
@@ -272,8 +279,15 @@ func (p *Policy) trendBuckets() int {
 	return 3
 }
 
+func (p *Policy) recentBuckets() int {
+	if p.opts.RecentEdge < 0 {
+		return 1
+	}
+	return 2
+}
+
 func (p *Policy) numBuckets() int {
-	return p.opts.HourBuckets * (len(p.opts.UncertaintyEdges) + 1) * p.trendBuckets()
+	return p.opts.HourBuckets * (len(p.opts.UncertaintyEdges) + 1) * p.trendBuckets() * p.recentBuckets()
 }
 
 // bucket maps a context to its index and name.
@@ -305,7 +319,15 @@ func (p *Policy) bucket(c Context) (int, string) {
 			tb, name = 1, name+",trend=flat"
 		}
 	}
-	return (hb*(len(p.opts.UncertaintyEdges)+1)+ub)*p.trendBuckets() + tb, name
+	rb := 0
+	if p.recentBuckets() == 2 {
+		if c.Recent > p.opts.RecentEdge {
+			rb, name = 1, name+",recent=violated"
+		} else {
+			name += ",recent=calm"
+		}
+	}
+	return ((hb*(len(p.opts.UncertaintyEdges)+1)+ub)*p.trendBuckets()+tb)*p.recentBuckets() + rb, name
 }
 
 // posterior returns the posterior mean and standard deviation of the mean

@@ -45,9 +45,9 @@ func TestBucket(t *testing.T) {
 		c    Context
 		want string
 	}{
-		{Context{Time: noon, Uncertainty: 0.1, Trend: 0}, "hour=12-18,uncertainty=low,trend=flat"},
-		{Context{Time: noon.Add(-12 * time.Hour), Uncertainty: 0.3, Trend: 0.2}, "hour=00-06,uncertainty=medium,trend=rising"},
-		{Context{Time: noon.Add(11 * time.Hour), Uncertainty: 2, Trend: -0.2}, "hour=18-24,uncertainty=high,trend=falling"},
+		{Context{Time: noon, Uncertainty: 0.1, Trend: 0}, "hour=12-18,uncertainty=low,trend=flat,recent=calm"},
+		{Context{Time: noon.Add(-12 * time.Hour), Uncertainty: 0.3, Trend: 0.2, Recent: 0.1}, "hour=00-06,uncertainty=medium,trend=rising,recent=violated"},
+		{Context{Time: noon.Add(11 * time.Hour), Uncertainty: 2, Trend: -0.2}, "hour=18-24,uncertainty=high,trend=falling,recent=calm"},
 	}
 	seen := map[int]bool{}
 	for _, tc := range tests {
@@ -74,7 +74,7 @@ func envReward(r *rand.Rand, c Context, a Arm) Outcome {
 
 func TestLearnsBestArmPerContext(t *testing.T) {
 	arms := []Arm{{0.9, time.Minute}, {1.0, time.Minute}, {1.25, time.Minute}}
-	p, err := New(Options{Arms: arms, Seed: 1, TrendEdge: -1})
+	p, err := New(Options{Arms: arms, Seed: 1, TrendEdge: -1, RecentEdge: -1})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -31,6 +31,7 @@ type persisted struct {
 	HourBuckets      int
 	UncertaintyEdges []float64
 	TrendEdge        float64
+	RecentEdge       float64
 	Cells            [][]stats
 	ArmStats         []stats
 	All              stats
@@ -44,7 +45,7 @@ func (p *Policy) WriteTo(w io.Writer) (int64, error) {
 	var buf bytes.Buffer
 	err := gob.NewEncoder(&buf).Encode(persisted{
 		Arms: p.opts.Arms, HourBuckets: p.opts.HourBuckets, UncertaintyEdges: p.opts.UncertaintyEdges,
-		TrendEdge: p.opts.TrendEdge, Cells: p.cells, ArmStats: p.arms, All: p.all,
+		TrendEdge: p.opts.TrendEdge, RecentEdge: p.opts.RecentEdge, Cells: p.cells, ArmStats: p.arms, All: p.all,
 	})
 	p.mu.Unlock()
 	if err != nil {
@@ -102,7 +103,8 @@ func (p *Policy) ReadFrom(r io.Reader) (int64, error) {
 		return total, fmt.Errorf("%w: decode: %v", ErrCorruptState, err)
 	}
 	if !slices.Equal(s.Arms, p.opts.Arms) || s.HourBuckets != p.opts.HourBuckets ||
-		!slices.Equal(s.UncertaintyEdges, p.opts.UncertaintyEdges) || s.TrendEdge != p.opts.TrendEdge {
+		!slices.Equal(s.UncertaintyEdges, p.opts.UncertaintyEdges) || s.TrendEdge != p.opts.TrendEdge ||
+		s.RecentEdge != p.opts.RecentEdge {
 		return total, fmt.Errorf("%w: learned with other arms or context buckets", ErrIncompatibleState)
 	}
 	if len(s.Cells) != p.numBuckets() || len(s.ArmStats) != len(p.opts.Arms) {

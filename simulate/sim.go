@@ -729,9 +729,14 @@ type learnedCtl struct {
 	decision policy.Decision
 	has      bool // a decision is in force
 	learning bool // the decision in force learns from its epoch
-	// epoch accumulators
-	paid, needed, under, steps int
-	unserved, demand           float64
+
+	// pending are learning decisions waiting for their outcome: a
+	// decision made at step i is credited with steps [i+d, i+d+epoch),
+	// the steps whose ready capacity it controls.
+	pending []pendingOutcome
+	// recentUnder/recentSteps accumulate the current epoch's steps for
+	// the next context's Recent.
+	recentUnder, recentSteps int
 
 	chosen   map[string]int
 	examples []string
@@ -743,8 +748,11 @@ func (c *learnedCtl) target(i, cur int) (int, bool) {
 		c.pred.env = e
 	}
 	if i%c.epoch == 0 || !c.has {
-		c.finishEpoch()
 		ctx := policy.Context{Time: e.s.TimeAt(i)}
+		if c.recentSteps > 0 {
+			ctx.Recent = float64(c.recentUnder) / float64(c.recentSteps)
+		}
+		c.recentUnder, c.recentSteps = 0, 0
 		if e.sh.ok[i] {
 			ctx.Uncertainty = e.sh.uncertainty(i)
 			if obs := e.observed(i); obs > 0 {
@@ -754,6 +762,7 @@ func (c *learnedCtl) target(i, cur int) (int, bool) {
 		c.learning = c.train && i < c.until
 		if c.learning {
 			c.decision = c.pol.Choose(ctx)
+			c.pending = append(c.pending, pendingOutcome{d: c.decision, from: i + e.d, to: i + e.d + c.epoch})
 		} else {
 			c.decision = c.pol.Best(ctx)
 			if i >= e.evalStart && c.chosen != nil {
@@ -772,30 +781,53 @@ func (c *learnedCtl) target(i, cur int) (int, bool) {
 	return c.pred.stab.push(i, rec, max(steps(c.decision.Arm.ScaleDownDelay, e.s.Step), 1)), true
 }
 
+// pendingOutcome accumulates the outcome of one learning decision.
+type pendingOutcome struct {
+	d                          policy.Decision
+	from, to                   int // credited steps [from, to)
+	paid, needed, under, steps int
+	unserved, demand           float64
+}
+
 func (c *learnedCtl) step(i, paid, need int, load, capacity float64) {
 	if math.IsNaN(load) {
 		return
 	}
-	c.paid += paid
-	c.needed += max(need, 1)
-	c.steps++
-	c.demand += load
+	c.recentSteps++
 	if load > capacity {
-		c.under++
-		c.unserved += load - capacity
+		c.recentUnder++
 	}
-}
-
-// finishEpoch turns the accumulated epoch into an outcome for the policy.
-func (c *learnedCtl) finishEpoch() {
-	if c.has && c.learning && c.steps > 0 {
-		o := policy.Outcome{Cost: float64(c.paid) / float64(c.needed), Violation: float64(c.under) / float64(c.steps)}
-		if c.demand > 0 {
-			o.Violation += c.unserved / c.demand
+	for k := range c.pending {
+		p := &c.pending[k]
+		if i < p.from || i >= p.to {
+			continue
 		}
-		c.pol.Update(c.decision, o)
+		p.paid += paid
+		p.needed += max(need, 1)
+		p.steps++
+		p.demand += load
+		if load > capacity {
+			p.under++
+			p.unserved += load - capacity
+		}
 	}
-	c.paid, c.needed, c.under, c.steps, c.unserved, c.demand = 0, 0, 0, 0, 0, 0
+	// Learn from decisions whose credited steps are complete.
+	done := 0
+	for _, p := range c.pending {
+		if i < p.to-1 {
+			break
+		}
+		done++
+		if p.steps == 0 {
+			continue
+		}
+		o := policy.Outcome{Cost: float64(p.paid) / float64(p.needed), Violation: float64(p.under) / float64(p.steps)}
+		if p.demand > 0 {
+			o.Violation += p.unserved / p.demand
+		}
+		c.pol.Update(p.d, o)
+	}
+	c.pending = c.pending[done:]
 }
 
 // PolicyState writes the trained policy's state (see policy.Policy.WriteTo).
