@@ -223,8 +223,10 @@ const (
 // CalibrationOptions configures Conformal.
 type CalibrationOptions struct {
 	// Window is the number of most recent samples over which forecast
-	// origins roll. Zero means max(4·horizon, one day of steps, 200),
-	// capped so that the model still gets its MinHistory before the window.
+	// origins roll. Zero means max(4·horizon, one day of steps, 200) in
+	// split mode and the whole history in in-sample mode; either way capped
+	// so that the model still gets its MinHistory (and a fitted predictor
+	// its warm-up) before the window.
 	Window int
 	// MaxOrigins bounds the number of origins (the cost); origins are
 	// spread evenly over Window. Zero means 300.
@@ -323,7 +325,7 @@ func (c *conformal) calibrate(s Series, spec Spec, fitted Predictor) (Calibratio
 	if w <= 0 {
 		w = max(4*spec.Horizon, seasonOrDefault(s.Step), 200)
 		if c.opts.Mode == CalibrateInSample {
-			w = max(w, n/2)
+			w = n
 		}
 	}
 	if wp, ok := fitted.(interface{ warmup() int }); ok {
