@@ -200,6 +200,9 @@ type Webhook struct {
 	// RequestTimeout bounds reading a notification and writing the answer
 	// (default 10s).
 	RequestTimeout model.Duration `yaml:"request_timeout,omitempty"`
+	// SampleInterval is how often the engine records each resource's need
+	// for the stabilisation window between alerts (default 15s).
+	SampleInterval model.Duration `yaml:"sample_interval,omitempty"`
 	// Kubeconfig is the path of a kubeconfig file for kubernetes_* pools;
 	// empty: in-cluster config, else $KUBECONFIG.
 	Kubeconfig string `yaml:"kubeconfig,omitempty"`
@@ -217,6 +220,7 @@ var (
 	DefaultRetryBackoffMax              = model.Duration(5 * time.Minute)
 	DefaultActionTimeout                = model.Duration(30 * time.Second)
 	DefaultRequestTimeout               = model.Duration(10 * time.Second)
+	DefaultSampleInterval               = model.Duration(15 * time.Second)
 	DefaultScaleDownStabilization       = model.Duration(5 * time.Minute)
 	DefaultHTTPTimeout                  = model.Duration(10 * time.Second)
 	DefaultHTTPRetries                  = 3
@@ -257,6 +261,9 @@ func (c *Config) applyScalingDefaults() {
 	}
 	if w.RequestTimeout == 0 {
 		w.RequestTimeout = DefaultRequestTimeout
+	}
+	if w.SampleInterval == 0 {
+		w.SampleInterval = DefaultSampleInterval
 	}
 	w.BearerTokenFile = c.ResolvePath(w.BearerTokenFile)
 	w.Kubeconfig = c.ResolvePath(w.Kubeconfig)
@@ -389,6 +396,9 @@ func (c *Config) validateScaling(shadows map[string]bool) []error {
 	}
 	if w.RequestTimeout < 0 {
 		add("webhook.request_timeout must not be negative")
+	}
+	if w.SampleInterval < 0 {
+		add("webhook.sample_interval must not be negative")
 	}
 
 	horizons := map[string][]model.Duration{}

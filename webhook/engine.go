@@ -81,6 +81,9 @@ type Options struct {
 	RetryBackoffMax time.Duration
 	// ActionTimeout bounds one evaluation, actuator calls included.
 	ActionTimeout time.Duration
+	// SampleInterval is how often Run records every resource's need for the
+	// stabilisation window between alerts (default 15s).
+	SampleInterval time.Duration
 	// RequestTimeout bounds reading a notification and writing the answer
 	// (read and write deadlines on the connection; default 10s).
 	RequestTimeout time.Duration
@@ -111,6 +114,7 @@ type Engine struct {
 	decisions *ring
 	dedupe    *dedupe
 	workers   int
+	sampleInt time.Duration
 	queue     chan trigger
 	set       atomic.Pointer[settings]
 
@@ -136,10 +140,12 @@ type Cause struct {
 }
 
 type resourceState struct {
-	mu         sync.Mutex // serializes evaluations; guards the fields below
-	history    []Sample
+	mu         sync.Mutex // serializes evaluations; guards lastChange, failures
 	lastChange time.Time
 	failures   int
+
+	hmu     sync.Mutex // guards history (also written by the sampler)
+	history []Sample
 
 	tmu     sync.Mutex // guards timer, timerAt
 	timer   *time.Timer
@@ -155,12 +161,16 @@ func New(opts Options, reg prometheus.Registerer, logger *slog.Logger) (*Engine,
 		opts.Now = time.Now
 	}
 	qs := max(opts.QueueSize, 1)
+	if opts.SampleInterval <= 0 {
+		opts.SampleInterval = 15 * time.Second
+	}
 	e := &Engine{
 		logger:    logger,
 		now:       opts.Now,
 		decisions: newRing(max(opts.DecisionsKept, 1)),
 		dedupe:    newDedupe(100000),
 		workers:   max(opts.Workers, 1),
+		sampleInt: opts.SampleInterval,
 		queue:     make(chan trigger, qs),
 		pending:   map[string]bool{},
 		states:    map[string]*resourceState{},
@@ -173,8 +183,8 @@ func New(opts Options, reg prometheus.Registerer, logger *slog.Logger) (*Engine,
 }
 
 // Update swaps the reloadable settings (resources, reader, token, limits)
-// atomically; on error the old ones stay. Queue size and worker count are
-// fixed at New. State of resources kept across the swap (history,
+// atomically; on error the old ones stay. Queue size, worker count and
+// sample interval are fixed at New. State of resources kept across the swap (history,
 // cooldown) survives; metrics of removed resources are deleted.
 func (e *Engine) Update(opts Options) error {
 	if opts.Reader == nil {
@@ -269,6 +279,18 @@ var errUnknownResource = errors.New("unknown resource")
 // rechecks are cancelled and Run returns once the workers have finished.
 func (e *Engine) Run(ctx context.Context) {
 	var wg sync.WaitGroup
+	wg.Go(func() {
+		t := time.NewTicker(e.sampleInt)
+		defer t.Stop()
+		for {
+			select {
+			case <-ctx.Done():
+				return
+			case <-t.C:
+				e.Sample()
+			}
+		}
+	})
 	for range e.workers {
 		wg.Go(func() {
 			for {
@@ -380,10 +402,12 @@ func (e *Engine) Evaluate(ctx context.Context, name string, cause Cause) Decisio
 			}
 			obs[i], cur[i] = o, o.Units
 		}
-		in := Input{Now: now, Value: v, Current: cur, History: st.history}
-		p := Decide(*r, in)
+		st.hmu.Lock()
+		hist := append([]Sample(nil), st.history...)
+		st.hmu.Unlock()
+		p := Decide(*r, Input{Now: now, Value: v, Current: cur, History: hist})
 		if !recorded {
-			st.history = appendSample(st.history, Sample{At: now, Need: p.Need}, now, r.Stabilization)
+			st.record(Sample{At: now, Need: p.Need}, now, r.Stabilization)
 			recorded = true
 		}
 		d.Plan, d.Current = p, cur
@@ -483,10 +507,12 @@ func (e *Engine) schedule(st *resourceState, name string, d time.Duration, reaso
 	})
 }
 
-// appendSample adds s and drops samples older than window.
-func appendSample(h []Sample, s Sample, now time.Time, window time.Duration) []Sample {
-	keep := h[:0]
-	for _, x := range h {
+// record adds a need to the history, dropping samples older than window.
+func (st *resourceState) record(s Sample, now time.Time, window time.Duration) {
+	st.hmu.Lock()
+	defer st.hmu.Unlock()
+	keep := st.history[:0]
+	for _, x := range st.history {
 		if now.Sub(x.At) <= window {
 			keep = append(keep, x)
 		}
@@ -495,7 +521,27 @@ func appendSample(h []Sample, s Sample, now time.Time, window time.Duration) []S
 	if len(keep) >= maxSamples {
 		keep = append(keep[:0], keep[len(keep)-maxSamples+1:]...)
 	}
-	return append(keep, s)
+	st.history = append(keep, s)
+}
+
+// Sample records the current need of every resource for the stabilisation
+// window, without deciding or acting. Run calls it every SampleInterval,
+// so a release is bounded by the needs seen between alerts too.
+func (e *Engine) Sample() {
+	s := e.set.Load()
+	now := e.now()
+	for _, name := range s.order {
+		r := s.resources[name]
+		vals, err := s.reader.Lookup(r.Shadow, r.Match, r.Horizon)
+		if err != nil || len(vals) == 0 {
+			continue
+		}
+		v := aggregate(vals)
+		if !finiteValue(v) {
+			continue
+		}
+		e.state(name).record(Sample{At: now, Need: Need(v)}, now, r.Stabilization)
+	}
 }
 
 // aggregate sums the values of several matching instances (the resource

@@ -550,3 +550,22 @@ func TestSlowClientTimesOut(t *testing.T) {
 		t.Fatal("a partial body caused an action")
 	}
 }
+
+func TestSamplesBoundRelease(t *testing.T) {
+	f := newFixture(t, ModeEnforce, func(o *Options) { o.Resources[0].Cooldown = 0 })
+	f.act.units = 9
+	// Between alerts the sampler sees a high need...
+	f.reader.set("http_requests", shadowcast.Value{Point: 600, Lower: 500, Upper: 780, PeakUpper: 850, Actual: 500})
+	f.engine.Sample()
+	f.advance(2 * time.Minute)
+	// ...so a scale-down alert 2 minutes later is held at it.
+	f.reader.set("http_requests", shadowcast.Value{Point: 200, Lower: 150, Upper: 260, PeakUpper: 280, Actual: 210})
+	d := f.engine.Evaluate(context.Background(), "checkout", Cause{})
+	if d.Result != ResultNoChange || d.Plan.Stabilized != 850 || !d.Plan.RecheckAt.Equal(t0.Add(5*time.Minute)) {
+		t.Fatalf("%+v", d)
+	}
+	f.advance(3 * time.Minute)
+	if d := f.engine.Evaluate(context.Background(), "checkout", Cause{}); d.Result != ResultSuccess || f.act.units != 3 {
+		t.Fatalf("%+v units %d", d, f.act.units)
+	}
+}

@@ -111,14 +111,7 @@ type Plan struct {
 //   - Otherwise hold.
 func Decide(r Resource, in Input) Plan {
 	v := in.Value
-	up := v.PeakUpper
-	if math.IsNaN(up) || up < v.Upper {
-		up = v.Upper
-	}
-	actual := v.Actual
-	if math.IsNaN(actual) || actual < 0 {
-		actual = 0
-	}
+	up, actual := upperOf(v), actualOf(v)
 	p := Plan{ThresholdUpper: r.ThresholdUpper, ThresholdLower: r.ThresholdLower}
 	if r.Dynamic {
 		w := (v.Upper - v.Lower) / 2
@@ -132,7 +125,7 @@ func Decide(r Resource, in Input) Plan {
 			p.ThresholdUpper, p.ThresholdLower = mid, mid
 		}
 	}
-	p.Need = math.Max(up, actual)
+	p.Need = Need(v)
 	cur, curKnown := capacity(r.Pools, in.Current)
 
 	switch {
@@ -150,7 +143,7 @@ func Decide(r Resource, in Input) Plan {
 		p.Stabilized = p.Need
 		var holder time.Time
 		for _, s := range in.History {
-			if in.Now.Sub(s.At) > r.Stabilization || s.At.After(in.Now) {
+			if in.Now.Sub(s.At) >= r.Stabilization || s.At.After(in.Now) {
 				continue
 			}
 			if s.Need > p.Need && !s.At.Before(holder) {
@@ -183,6 +176,25 @@ func Decide(r Resource, in Input) Plan {
 			up, p.ThresholdUpper, v.Lower, p.ThresholdLower)
 	}
 	return p
+}
+
+// Need is the activity a forecast asks to provision for: its upper bound
+// over the horizon (PeakUpper, or Upper when higher), never below the
+// actual activity.
+func Need(v shadowcast.Value) float64 { return math.Max(upperOf(v), actualOf(v)) }
+
+func upperOf(v shadowcast.Value) float64 {
+	if math.IsNaN(v.PeakUpper) || v.PeakUpper < v.Upper {
+		return v.Upper
+	}
+	return v.PeakUpper
+}
+
+func actualOf(v shadowcast.Value) float64 {
+	if math.IsNaN(v.Actual) || v.Actual < 0 {
+		return 0
+	}
+	return v.Actual
 }
 
 // capacity sums units times capacity; ok is false when a count is unknown.

@@ -41,6 +41,7 @@ func newScaling(cfg *config.Config, reader webhook.ShadowReader, reg prometheus.
 	}
 	opts.QueueSize = cfg.Webhook.QueueSize
 	opts.Workers = cfg.Webhook.Workers
+	opts.SampleInterval = time.Duration(cfg.Webhook.SampleInterval)
 	e, err := webhook.New(opts, reg, logger)
 	if err != nil {
 		return nil, err
@@ -61,8 +62,8 @@ func (s *scaling) Routes(r chi.Router) {
 func (s *scaling) Run(ctx context.Context) { s.engine.Run(ctx) }
 
 // Reload swaps in the resources, actuators and limits of cfg atomically;
-// on error the old ones stay. webhook.queue_size and webhook.workers are
-// not reloadable.
+// on error the old ones stay. webhook.queue_size, webhook.workers and
+// webhook.sample_interval are not reloadable.
 func (s *scaling) Reload(cfg *config.Config) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
