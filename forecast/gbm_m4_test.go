@@ -2,6 +2,7 @@ package forecast
 
 import (
 	"bufio"
+	"encoding/json"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -16,7 +17,8 @@ import (
 //
 //	SHADOWCAST_M4_DIR=/work/shared/data/m4 go test ./forecast -run 'M4Hourly(GBM|Hybrid)' -v -timeout 60m
 //
-// SHADOWCAST_M4_STRIDE=k scores every k-th series only (default 1). The
+// SHADOWCAST_M4_STRIDE=k scores every k-th series only (default 1);
+// SHADOWCAST_GBM_OPTS is a JSON GBMForecastOptions for the GBM run. The
 // hybrid run is TestM4HourlyHybrid in hybrid_m4_test.go.
 
 func loadM4Hourly(t *testing.T) (train, test [][]float64, stride int) {
@@ -78,16 +80,21 @@ func m4Series(rows [][]float64) []Series {
 func logM4(t *testing.T, name string, train, test [][]float64, fcs []Forecast, fit time.Duration) {
 	var smape, mase float64
 	in, n := 0, 0
+	var inBy, nBy [4]int // coverage by 12-step block of the horizon
 	for i, f := range fcs {
 		smape += SMAPE(test[i], f.Point)
 		mase += MASE(test[i], f.Point, MASEScale(train[i], 24))
 		for k, y := range test[i] {
 			n++
+			nBy[min(k/12, 3)]++
 			if y >= f.Lower[k] && y <= f.Upper[k] {
 				in++
+				inBy[min(k/12, 3)]++
 			}
 		}
 	}
+	t.Logf("%s coverage by horizon block 1-12/13-24/25-36/37-48: %.3f %.3f %.3f %.3f", name,
+		float64(inBy[0])/float64(nBy[0]), float64(inBy[1])/float64(nBy[1]), float64(inBy[2])/float64(nBy[2]), float64(inBy[3])/float64(nBy[3]))
 	smape /= float64(len(fcs))
 	mase /= float64(len(fcs))
 	t.Logf("%s on %d M4 Hourly series: sMAPE %.3f MASE %.3f OWA %.3f, 90%% coverage %.3f, fit %.1f s (%.2f s/series)",
@@ -98,7 +105,14 @@ func logM4(t *testing.T, name string, train, test [][]float64, fcs []Forecast, f
 func TestM4HourlyGBM(t *testing.T) {
 	train, test, _ := loadM4Hourly(t)
 	spec := Spec{Horizon: 48, Level: 0.9, Seed: 1}
-	m := NewGBM(GBMForecastOptions{})
+	var opts GBMForecastOptions
+	if js := os.Getenv("SHADOWCAST_GBM_OPTS"); js != "" {
+		if err := json.Unmarshal([]byte(js), &opts); err != nil {
+			t.Fatal(err)
+		}
+	}
+	t.Logf("options %s", os.Getenv("SHADOWCAST_GBM_OPTS"))
+	m := NewGBM(opts)
 	var fcs []Forecast
 	start := time.Now()
 	for _, s := range m4Series(train) {

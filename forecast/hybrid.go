@@ -1,0 +1,364 @@
+package forecast
+
+import (
+	"fmt"
+	"math"
+	"math/rand/v2"
+	"slices"
+	"time"
+)
+
+// HybridOptions configures the "hybrid" model. Zero values take the
+// documented defaults.
+type HybridOptions struct {
+	// LSTM configures the temporal model. Its Holdout is overridden by
+	// ResidualFraction.
+	LSTM LSTMOptions
+	// GBM configures the residual trees. Defaults here: 100 rounds,
+	// learning rate 0.05, 15 leaves, 20 rows per leaf, subsample 0.8.
+	GBM GBMOptions
+	// Features overrides DefaultFeatureSpec(step, spec.Events) for the
+	// residual model; the LSTM forecast (relative to the base level) is
+	// always added as a last column named "lstm".
+	Features *FeatureSpec
+	// ResidualFraction is the trailing fraction of the history held out
+	// of LSTM training; the LSTM's forecasts from origins in it are
+	// out-of-sample and their residuals train the GBM (default 0.35).
+	ResidualFraction float64
+	// CalibrationFraction is the trailing fraction of those origins kept
+	// out of GBM training for conformal calibration of the combined model
+	// (default 0.35).
+	CalibrationFraction float64
+	// MaxTrainRows caps the (origin, horizon) residual rows (default
+	// 30000), drawn deterministically from Spec.Seed.
+	MaxTrainRows int
+	// NoLog1p disables the log1p transform of non-negative series.
+	NoLog1p bool
+	// AllowNegative keeps negative points and bounds; by default they are
+	// clamped at 0 when the history is non-negative.
+	AllowNegative bool
+}
+
+func (o HybridOptions) withDefaults() HybridOptions {
+	g := &o.GBM
+	if g.Rounds <= 0 {
+		g.Rounds = 100
+	}
+	if g.LearningRate <= 0 {
+		g.LearningRate = 0.05
+	}
+	if g.MaxLeaves <= 1 {
+		g.MaxLeaves = 15
+	}
+	if g.Subsample <= 0 {
+		g.Subsample = 0.8
+	}
+	if !(o.ResidualFraction > 0 && o.ResidualFraction < 0.9) {
+		o.ResidualFraction = 0.35
+	}
+	if !(o.CalibrationFraction > 0 && o.CalibrationFraction < 0.9) {
+		o.CalibrationFraction = 0.35
+	}
+	if o.MaxTrainRows <= 0 {
+		o.MaxTrainRows = 30000
+	}
+	return o
+}
+
+// Hybrid is the LSTM + GBM model. The LSTM learns the temporal dynamics; a
+// gradient-boosted tree model, fitted on the LSTM's out-of-sample residuals
+// (scaled space, one model with the horizon step as a feature) with
+// calendar, lag and event features, learns what calendar and known events
+// add to or take from the LSTM forecast — including events that start
+// after the forecast origin. Intervals are split-conformal per horizon step
+// on held-out errors of the combined forecast.
+type Hybrid struct {
+	opts HybridOptions
+}
+
+// NewHybrid returns the "hybrid" model.
+func NewHybrid(opts HybridOptions) *Hybrid { return &Hybrid{opts: opts.withDefaults()} }
+
+// Name implements Model.
+func (*Hybrid) Name() string { return "hybrid" }
+
+// MinHistory returns a rough lower bound on the history Fit accepts.
+func (h *Hybrid) MinHistory(step time.Duration) int {
+	return 4 * max(seasonFor(h.opts.LSTM.Season, step), 24)
+}
+
+// HybridPredictor is a fitted hybrid. It implements Predictor.
+type HybridPredictor struct {
+	lstm    *LSTMPredictor
+	gbm     *Booster
+	scaler  FeatureScaler
+	spec    FeatureSpec
+	names   []string
+	events  []Event
+	horizon int
+	cal     Calibration
+	nonNeg  bool
+	baseCol int
+}
+
+// hybridSeries is the per-series state while fitting.
+type hybridSeries struct {
+	s       Series
+	z       Series
+	sc      FeatureScaler
+	lp      *LSTMPredictor
+	origins []int       // out-of-sample origins (history lengths)
+	pts     [][]float64 // LSTM points from each origin, scaled space
+	calFrom int         // origins ≥ calFrom are calibration origins
+}
+
+func (h *Hybrid) prepare(s Series, lp *LSTMPredictor, K int) (*hybridSeries, error) {
+	o := h.opts
+	n := s.Len()
+	te := lp.TrainEnd()
+	lo := max(te-K+1, lp.MinHistory(), 1)
+	if n-1-lo < 2*MinCalibrationErrors {
+		return nil, fmt.Errorf("hybrid: %d out-of-sample origins, need %d: %w", max(n-1-lo, 0), 2*MinCalibrationErrors, ErrNotEnoughData)
+	}
+	hs := &hybridSeries{s: s, lp: lp}
+	hs.sc = FitScaler(s.Values[:max(te, 1)], !o.NoLog1p)
+	hs.z = hs.sc.ApplySeries(s)
+	for or := lo; or <= n-1; or++ {
+		hs.origins = append(hs.origins, or)
+	}
+	pts, err := lp.PointsAt(s, hs.origins)
+	if err != nil {
+		return nil, fmt.Errorf("hybrid: %w", err)
+	}
+	for _, row := range pts {
+		for k, v := range row {
+			row[k] = hs.sc.Apply(v)
+		}
+	}
+	hs.pts = pts
+	// Calibration origins: the trailing fraction, at least
+	// MinCalibrationErrors of them with a full horizon when possible.
+	nc := max(int(math.Round(o.CalibrationFraction*float64(len(hs.origins)))), MinCalibrationErrors+K)
+	nc = min(nc, len(hs.origins)-MinCalibrationErrors)
+	hs.calFrom = hs.origins[len(hs.origins)-nc]
+	return hs, nil
+}
+
+// rows returns the residual rows of hs: calibration rows (calib) or
+// training rows (targets before the first calibration origin), each kept
+// with probability keep. It returns the features, the residual targets, the
+// horizon step and the LSTM's scaled point of each row.
+func (hs *hybridSeries) rows(fs FeatureSpec, events []Event, K int, calib bool, keep float64, rng *rand.Rand) (X *Matrix, y []float64, steps []int, lstm []float64) {
+	cols := len(fs.Names()) + 1
+	X = &Matrix{Cols: cols}
+	baseCol := fs.baseCol()
+	first, last := hs.origins[0], hs.origins[len(hs.origins)-1]
+	limit := hs.calFrom // training targets stay before calibration origins
+	if calib {
+		first, limit = hs.calFrom, hs.z.Len()
+	}
+	fb := newFeatureBuilder(hs.z, events, fs)
+	for h := 1; h <= K; h++ {
+		top := min(last, limit-h) // target index or+h-1 < limit
+		if top < first {
+			continue
+		}
+		// Feature rows use the index of the last observed sample: or−1.
+		F := fb.build(first-1, top-first+1, h)
+		for i := 0; i < F.Rows; i++ {
+			if keep < 1 && rng.Float64() >= keep {
+				continue
+			}
+			or := first + i
+			t := hs.z.Values[or+h-1]
+			row := F.Row(i)
+			zl := hs.pts[or-hs.origins[0]][h-1]
+			if math.IsNaN(t) || math.IsNaN(row[baseCol]) || math.IsNaN(zl) {
+				continue
+			}
+			X.Data = append(X.Data, row...)
+			X.Data = append(X.Data, zl-row[baseCol])
+			X.Rows++
+			y = append(y, t-zl)
+			steps = append(steps, h)
+			lstm = append(lstm, zl)
+		}
+	}
+	return X, y, steps, lstm
+}
+
+// Fit implements Model.
+func (h *Hybrid) Fit(s Series, spec Spec) (Predictor, error) {
+	ps, err := h.fit([]Series{s}, spec)
+	if err != nil {
+		return nil, err
+	}
+	return ps[0], nil
+}
+
+// FitGlobal fits one LSTM (LSTM.FitGlobal) and one residual GBM across all
+// series, with a calibration pooled over the series in the scaled space,
+// and returns one predictor per series.
+func (h *Hybrid) FitGlobal(series []Series, spec Spec) ([]Predictor, error) {
+	ps, err := h.fit(series, spec)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]Predictor, len(ps))
+	for i, p := range ps {
+		out[i] = p
+	}
+	return out, nil
+}
+
+func (h *Hybrid) fit(series []Series, spec Spec) ([]*HybridPredictor, error) {
+	o := h.opts
+	K := spec.Horizon
+	if K < 1 || !(spec.Level > 0 && spec.Level < 1) {
+		return nil, fmt.Errorf("hybrid: horizon %d level %v: %w", K, spec.Level, errBadSpec)
+	}
+	if len(series) == 0 {
+		return nil, fmt.Errorf("hybrid: no series: %w", ErrNotEnoughData)
+	}
+	shortest := slices.MinFunc(series, func(a, b Series) int { return a.Len() - b.Len() }).Len()
+	lo := o.LSTM
+	lo.Holdout = max(int(o.ResidualFraction*float64(shortest)), K+2*MinCalibrationErrors)
+	lps, err := NewLSTM(lo).FitGlobal(series, spec)
+	if err != nil {
+		return nil, fmt.Errorf("hybrid: lstm: %w", err)
+	}
+	fs := DefaultFeatureSpec(series[0].Step, spec.Events)
+	if o.Features != nil {
+		fs = *o.Features
+	}
+	var states []*hybridSeries
+	var rowsTotal float64
+	for i, s := range series {
+		hs, err := h.prepare(s, lps[i], K)
+		if err != nil {
+			if len(series) == 1 {
+				return nil, err
+			}
+			states = append(states, nil) // too short: LSTM only
+			continue
+		}
+		states = append(states, hs)
+		rowsTotal += float64(K) * float64(hs.calFrom-hs.origins[0])
+	}
+	rng := rand.New(rand.NewPCG(uint64(spec.Seed), 0x4b1d))
+	keep := math.Min(1, float64(o.MaxTrainRows)/math.Max(rowsTotal, 1))
+	X := &Matrix{Cols: len(fs.Names()) + 1}
+	var y []float64
+	for _, hs := range states {
+		if hs == nil {
+			continue
+		}
+		Xi, yi, _, _ := hs.rows(fs, spec.Events, K, false, keep, rng)
+		X.AppendRows(Xi)
+		y = append(y, yi...)
+	}
+	gopts := o.GBM
+	gopts.Seed = uint64(spec.Seed)
+	b, err := TrainGBM(X, y, gopts)
+	if err != nil {
+		return nil, fmt.Errorf("hybrid: gbm: %w", err)
+	}
+	errs := make([][]float64, K)
+	for _, hs := range states {
+		if hs == nil {
+			continue
+		}
+		Xc, yc, steps, _ := hs.rows(fs, spec.Events, K, true, 1, nil)
+		for i := 0; i < Xc.Rows; i++ {
+			errs[steps[i]-1] = append(errs[steps[i]-1], yc[i]-b.Predict(Xc.Row(i)))
+		}
+	}
+	cal, err := CalibrateResiduals(errs, spec.Level)
+	if err != nil {
+		return nil, fmt.Errorf("hybrid: %w", err)
+	}
+	names := append(fs.Names(), "lstm")
+	out := make([]*HybridPredictor, len(series))
+	for i, s := range series {
+		p := &HybridPredictor{lstm: lps[i], gbm: b, spec: fs, names: names, events: spec.Events,
+			horizon: K, cal: cal, baseCol: fs.baseCol(), nonNeg: !o.AllowNegative}
+		if hs := states[i]; hs != nil {
+			p.scaler = hs.sc
+		} else {
+			p.gbm, p.scaler = nil, FeatureScaler{IQR: 1} // too short for residuals: serve the LSTM alone
+		}
+		for _, v := range s.Values {
+			if v < 0 {
+				p.nonNeg = false
+				break
+			}
+		}
+		out[i] = p
+	}
+	return out, nil
+}
+
+// LSTM returns the temporal model.
+func (p *HybridPredictor) LSTM() *LSTMPredictor { return p.lstm }
+
+// Booster returns the residual trees (nil when the series was too short
+// for them and the predictor serves the LSTM alone).
+func (p *HybridPredictor) Booster() *Booster { return p.gbm }
+
+// Calibration returns the conformal calibration (scaled space).
+func (p *HybridPredictor) Calibration() Calibration { return p.cal }
+
+// Importance returns the gain importance of each residual feature by name.
+func (p *HybridPredictor) Importance() map[string]float64 {
+	if p.gbm == nil {
+		return nil
+	}
+	imp := p.gbm.Importance()
+	out := make(map[string]float64, len(imp))
+	for i, v := range imp {
+		out[p.names[i]] = v
+	}
+	return out
+}
+
+// SetEvents replaces the known events used by later Predict calls (event
+// kinds unknown at Fit time are ignored).
+func (p *HybridPredictor) SetEvents(events []Event) { p.events = events }
+
+// Predict implements Predictor.
+func (p *HybridPredictor) Predict(s Series) (Forecast, error) {
+	lf, err := p.lstm.Predict(s)
+	if err != nil {
+		return Forecast{}, fmt.Errorf("hybrid: %w", err)
+	}
+	if p.gbm == nil {
+		lf.Model = "hybrid"
+		return lf, nil
+	}
+	f := Forecast{Model: "hybrid", Origin: s.End(), Step: s.Step}
+	n := s.Len()
+	w := s.Slice(max(0, n-p.spec.MaxLookback()-1), n)
+	z := p.scaler.ApplySeries(w)
+	zf := Forecast{Point: make([]float64, p.horizon)}
+	row := make([]float64, 0, len(p.names))
+	fb := newFeatureBuilder(z, p.events, p.spec)
+	for h := 1; h <= p.horizon; h++ {
+		X := fb.build(z.Len()-1, 1, h)
+		zl := p.scaler.Apply(lf.Point[h-1])
+		row = append(append(row[:0], X.Row(0)...), zl-X.Row(0)[p.baseCol])
+		zf.Point[h-1] = zl + p.gbm.Predict(row)
+	}
+	p.cal.Apply(&zf, 1)
+	f.Point, f.Lower, f.Upper = zf.Point, zf.Lower, zf.Upper
+	for k := range f.Point {
+		f.Point[k] = p.scaler.Invert(f.Point[k])
+		f.Lower[k] = p.scaler.Invert(f.Lower[k])
+		f.Upper[k] = p.scaler.Invert(f.Upper[k])
+		if p.nonNeg {
+			f.Point[k] = math.Max(f.Point[k], 0)
+			f.Lower[k] = math.Max(f.Lower[k], 0)
+			f.Upper[k] = math.Max(f.Upper[k], 0)
+		}
+	}
+	return f, nil
+}
