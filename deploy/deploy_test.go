@@ -172,7 +172,7 @@ func TestPrometheusRulePromtool(t *testing.T) {
 	if err := os.WriteFile(f, out, 0o644); err != nil {
 		t.Fatal(err)
 	}
-	if out, err := exec.Command(promtool, "check", "rules", f).CombinedOutput(); err != nil {
+	if out, err := exec.Command(promtool, "check", "rules", "--lint-fatal", f).CombinedOutput(); err != nil {
 		t.Errorf("promtool check rules: %v\n%s", err, out)
 	}
 }

@@ -240,9 +240,12 @@ func shadowRules(o Options) ruleGroup {
 				Alert: AlertActualOutsideInterval,
 				Expr:  expr,
 				For:   o.ActualOutsideFor.String(),
+				// horizon tells the rules of one shadow apart, shadow those of
+				// shadows with the same horizon (promtool's duplicate-rules lint).
 				Labels: map[string]string{
 					"severity": "warning",
 					"horizon":  hs,
+					"shadow":   s.Name,
 				},
 				Annotations: map[string]string{
 					"summary": "Actual activity keeps falling outside the forecast interval.",

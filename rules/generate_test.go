@@ -89,6 +89,7 @@ func TestGenerateShape(t *testing.T) {
 	want := []key{
 		{AlertActualOutsideInterval, "", "", "5m"},
 		{AlertActualOutsideInterval, "", "", "15m"},
+		{AlertActualOutsideInterval, "", "", "5m"},
 		{AlertActualOutsideInterval, "", "", "10m"},
 		{AlertScaleUp, "checkout_api", ActionScaleUp, ""},
 		{AlertScaleDown, "checkout_api", ActionScaleDown, ""},
@@ -211,7 +212,7 @@ func TestPromtool(t *testing.T) {
 		t.Fatal(err)
 	}
 	files = append(files, goldenRules)
-	runPromtool(t, promtool, append([]string{"check", "rules"}, files...)...)
+	runPromtool(t, promtool, append([]string{"check", "rules", "--lint-fatal"}, files...)...)
 	tests, err := filepath.Glob("tests/*.test.yml")
 	if err != nil || len(tests) == 0 {
 		t.Fatalf("no rule tests found (%v)", err)

@@ -21,6 +21,6 @@ run() { echo "+ $*"; "$@"; }
 # The generated example must be what the generator produces today (golden
 # test; `go test ./rules -update` rewrites it).
 run go test -count=1 -run 'TestGenerate' ./rules
-run "$PROMTOOL" check rules rules/shadowcast.rules.yml rules/shadowcast.alerts.yml rules/testdata/generated.rules.yml
+run "$PROMTOOL" check rules --lint-fatal rules/shadowcast.rules.yml rules/shadowcast.alerts.yml rules/testdata/generated.rules.yml
 run "$PROMTOOL" test rules rules/tests/*.test.yml
 echo "test-rules: OK"
