@@ -87,7 +87,13 @@ install_kube() { # etcd from Debian, kube-apiserver built from the k8s.io/kubern
   apt_install etcd-server openssl
   ln -sf /usr/bin/etcd "$TOOLS/etcd"
   [ -x "$TOOLS/kube-apiserver" ] || "$SCRIPTS/build-kube-apiserver.sh" "$TOOLS"
-  command -v kubectl >/dev/null && ln -sf "$(command -v kubectl)" "$TOOLS/kubectl" 2>/dev/null || true
+  # Link the system kubectl (never $TOOLS/kubectl itself: PATH starts with $TOOLS).
+  if ! "$TOOLS/kubectl" version --client >/dev/null 2>&1; then
+    rm -f "$TOOLS/kubectl"
+    local k
+    k=$(PATH=${PATH#"$TOOLS:"} command -v kubectl) && ln -sf "$(readlink -f "$k")" "$TOOLS/kubectl"
+  fi
+  return 0
 }
 
 start_kube() { # apiserver-port etcd-port ; writes $RUNDIR/kube-<port>/kubeconfig (token in system:masters)

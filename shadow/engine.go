@@ -362,6 +362,16 @@ func (e *Engine) step(ctx context.Context, s *shadowState) error {
 		from = earliest
 	}
 	if !to.After(from) {
+		// Nothing new to read (e.g. just restarted on an up-to-date store):
+		// serve the instances that have no forecast yet right away.
+		s.mu.Lock()
+		insts := s.sortedInstances()
+		s.mu.Unlock()
+		for _, inst := range insts {
+			if inst.published() == nil {
+				e.forecastInstance(s, inst)
+			}
+		}
 		return nil
 	}
 	series, err := s.opts.Source.Fetch(ctx, from, to, s.opts.Step)
