@@ -23,6 +23,11 @@ import (
 // of 11,000 points per series.
 const DefaultMaxPointsPerQuery = 10000
 
+// maxChunks bounds the range queries of one Fetch (a window of about 19
+// years at a 1-minute step), so a zero "from" fails fast instead of
+// flooding Prometheus.
+const maxChunks = 1000
+
 // PrometheusOptions configures a Prometheus source.
 type PrometheusOptions struct {
 	// Shadow is the configured shadow name; it labels the metrics.
@@ -123,6 +128,9 @@ func (p *Prometheus) Now() time.Time { return p.opts.Clock() }
 func (p *Prometheus) Fetch(ctx context.Context, from, to time.Time, step time.Duration) ([]Series, error) {
 	if step < time.Millisecond {
 		return nil, fmt.Errorf("prometheus source %q: step %s is below 1ms", p.opts.Shadow, step)
+	}
+	if pts := to.Sub(from) / step; pts > maxChunks*time.Duration(p.opts.MaxPointsPerQuery) {
+		return nil, fmt.Errorf("prometheus source %q: window %s at step %s needs more than %d range queries", p.opts.Shadow, to.Sub(from), step, maxChunks)
 	}
 	chunks := splitRange(from, to, step, p.opts.MaxPointsPerQuery)
 	if len(chunks) == 0 {

@@ -186,6 +186,10 @@ func TestPrometheusUnalignedWindow(t *testing.T) {
 	if len(fake.requests) != 3 { // 7 + 7 + 6 points
 		t.Errorf("requests = %d, want 3", len(fake.requests))
 	}
+	// A window needing more than maxChunks queries fails before sending any.
+	if _, err := p.Fetch(context.Background(), time.Time{}, to, time.Minute); err == nil || !strings.Contains(err.Error(), "range queries") {
+		t.Errorf("zero from: err = %v", err)
+	}
 	// An empty window sends nothing.
 	got, err = p.Fetch(context.Background(), to, to, time.Minute)
 	if err != nil || got != nil || len(fake.requests) != 3 {
