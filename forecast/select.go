@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"time"
 )
 
 // SelectOptions configures Select.
@@ -122,4 +123,55 @@ func evaluateRolling(m Model, s Series, spec Spec, start, origins, stride int, s
 		}
 	}
 	return sc
+}
+
+// NameAuto is the name of the model returned by NewAuto.
+const NameAuto = "auto"
+
+// NewAuto returns a model whose Fit selects among cands with Select (on the
+// history it is given) and fits the winner on the whole history; the
+// forecasts carry the winner's name. Candidates that need more history than
+// the series has are skipped; when none is left, Fit fails with
+// ErrNotEnoughData (serve NewLastValue then).
+func NewAuto(cands []Model, opts SelectOptions) Model { return &auto{cands: cands, opts: opts} }
+
+type auto struct {
+	cands []Model
+	opts  SelectOptions
+}
+
+func (a *auto) Name() string { return NameAuto }
+
+// MinHistory is the smallest need among the candidates.
+func (a *auto) MinHistory(step time.Duration) int {
+	need := math.MaxInt
+	for _, c := range a.cands {
+		need = min(need, MinHistory(c, step))
+	}
+	return need
+}
+
+func (a *auto) Fit(s Series, spec Spec) (Predictor, error) {
+	n := countObserved(s.Values)
+	var fits []Model
+	for _, c := range a.cands {
+		if MinHistory(c, s.Step) <= n {
+			fits = append(fits, c)
+		}
+	}
+	switch len(fits) {
+	case 0:
+		return nil, fmt.Errorf("auto: %d samples: %w", n, ErrNotEnoughData)
+	case 1:
+		return fits[0].Fit(s, spec)
+	}
+	best, _, err := Select(fits, s, spec, a.opts)
+	if err != nil {
+		// Too short for the selection window: serve the first candidate.
+		if errors.Is(err, ErrNotEnoughData) {
+			return fits[0].Fit(s, spec)
+		}
+		return nil, err
+	}
+	return best.Fit(s, spec)
 }

@@ -46,3 +46,38 @@ func TestSelect(t *testing.T) {
 		t.Errorf("series shorter than the window: err = %v, want ErrNotEnoughData", err)
 	}
 }
+
+func TestAuto(t *testing.T) {
+	spec := Spec{Horizon: 12, Level: 0.9}
+	a := NewAuto([]Model{NewSeasonalNaive(SeasonalNaiveOptions{}), NewHoltWinters(HoltWintersOptions{})}, SelectOptions{})
+	if got := MinHistory(a, time.Hour); got != 24+MinCalibrationErrors {
+		t.Errorf("MinHistory = %d, want the smallest candidate's", got)
+	}
+	tests := []struct {
+		name      string
+		s         Series
+		wantModel string
+	}{
+		{"selects holt-winters on trend + season", synth(42, 24*14, time.Hour, 200, 0.5, 50, 8), NameHoltWinters},
+		{"only seasonal naive fits", synth(42, 60, time.Hour, 200, 0.5, 50, 8), NameSeasonalNaive},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			p, err := a.Fit(tc.s, spec)
+			if err != nil {
+				t.Fatal(err)
+			}
+			f, err := p.Predict(tc.s)
+			if err != nil {
+				t.Fatal(err)
+			}
+			checkForecast(t, f, spec.Horizon)
+			if f.Model != tc.wantModel {
+				t.Errorf("served %s, want %s", f.Model, tc.wantModel)
+			}
+		})
+	}
+	if _, err := a.Fit(synth(1, 30, time.Hour, 1, 0, 0, 0), spec); !errors.Is(err, ErrNotEnoughData) {
+		t.Errorf("30 samples: err = %v, want ErrNotEnoughData", err)
+	}
+}

@@ -48,6 +48,12 @@ func backtestMethods() []backtest.Method {
 		{Name: "holt_winters_log", New: func() forecast.Model {
 			return forecast.NewHoltWinters(forecast.HoltWintersOptions{Transform: forecast.TransformLog})
 		}},
+		{Name: forecast.NameAuto, New: func() forecast.Model {
+			return forecast.NewAuto([]forecast.Model{
+				forecast.NewSeasonalNaive(forecast.SeasonalNaiveOptions{}),
+				forecast.NewHoltWinters(forecast.HoltWintersOptions{}),
+			}, forecast.SelectOptions{MinImprovement: 0.05})
+		}},
 		{Name: forecast.NameLastValue, New: func() forecast.Model {
 			return forecast.NewLastValue(forecast.LastValueOptions{})
 		}},
