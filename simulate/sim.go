@@ -398,10 +398,12 @@ func precompute(s forecast.Series, opts Options, d, evalStart int) (*shadows, Fo
 	}
 	fres := ForecastResult{Model: opts.Model.Name(), Lead: lead, Level: opts.Level}
 	var lastFail int = -refit
-	for i := 1; i < n; i++ {
-		// Feed the actual of step i−1, then forecast from it.
-		if i-1 >= evalStart-h {
-			tr.Observe("trace", s.TimeAt(i-1), s.Values[i-1])
+	for i := 1; i <= n; i++ {
+		// Feed the actual of step i−1 (all of them, so that the MASE
+		// scale covers the history), then forecast from it.
+		tr.Observe("trace", s.TimeAt(i-1), s.Values[i-1])
+		if i == n {
+			break
 		}
 		if i-lastFail < refit && !counting.ready() {
 			// The model could not be fitted recently: retry at the refit interval.

@@ -51,7 +51,7 @@ func (r *Result) WriteSVG(w io.Writer, o SVGOptions) error {
 	if to-from < 2 {
 		return fmt.Errorf("svg: empty time range")
 	}
-	const left, right, top, bottom = 60, 170, 30, 40
+	const left, right, top, bottom = 70, 220, 30, 40
 	pw, ph := float64(o.Width-left-right), float64(o.Height-top-bottom)
 	cols := min(to-from, int(pw))
 	bucket := func(v []float64, c int, agg func(a, b float64) float64) float64 {
@@ -111,7 +111,7 @@ func (r *Result) WriteSVG(w io.Writer, o SVGOptions) error {
 	for k := 0; k <= 4; k++ {
 		v := ymax * float64(k) / 4
 		fmt.Fprintf(&b, `<line x1="%d" x2="%.1f" y1="%.1f" y2="%.1f" stroke="#ddd"/>`, left, left+pw, y(v), y(v))
-		fmt.Fprintf(&b, `<text x="%d" y="%.1f" text-anchor="end">%.4g</text>`+"\n", left-5, y(v)+4, v)
+		fmt.Fprintf(&b, `<text x="%d" y="%.1f" text-anchor="end">%s</text>`+"\n", left-5, y(v)+4, axisLabel(v))
 	}
 	for k := 0; k <= 6; k++ {
 		c := k * (cols - 1) / 6
@@ -173,6 +173,13 @@ func labelSuffix(name string) string {
 		return ""
 	}
 	return " capacity"
+}
+
+func axisLabel(v float64) string {
+	if math.Abs(v) >= 100 {
+		return fmt.Sprintf("%.0f", v)
+	}
+	return fmt.Sprintf("%.3g", v)
 }
 
 func nz(v float64) float64 {

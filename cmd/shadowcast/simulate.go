@@ -74,7 +74,7 @@ func simulateCommand(app *kingpin.Application) command {
 	c.Flag("refit", "Refit interval of the model (it predicts incrementally every step in between).").Default("1h").DurationVar(&f.refit)
 	c.Flag("headroom", "Predictive policy: multiplier on the forecast upper bound.").Default("1").Float64Var(&f.headroom)
 	c.Flag("train", "Leading share of the trace the learned policy trains on; every policy is reported on the rest.").Default("0.5").Float64Var(&f.train)
-	c.Flag("policy.lambda", "Learned policy: weight of SLO violations against cost in the reward.").Default("4").Float64Var(&f.lambda)
+	c.Flag("policy.lambda", "Learned policy: weight of SLO violations against cost in the reward.").Default("8").Float64Var(&f.lambda)
 	c.Flag("policy.epoch", "Learned policy: how long one decision holds.").Default("15m").DurationVar(&f.epoch)
 	c.Flag("policy.passes", "Learned policy: training passes over the training part.").Default("3").IntVar(&f.passes)
 	c.Flag("policy.seed", "Learned policy: random seed of Thompson sampling.").Default("1").Uint64Var(&f.seed)
@@ -182,6 +182,9 @@ func writeSimulateFile(path string, write func(io.Writer) error) error {
 		return fmt.Errorf("write %s: %w", path, err)
 	}
 	if err := tmp.Close(); err != nil {
+		return err
+	}
+	if err := os.Chmod(tmp.Name(), 0o644); err != nil {
 		return err
 	}
 	return os.Rename(tmp.Name(), path)
