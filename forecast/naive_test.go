@@ -217,3 +217,80 @@ func TestNaive2(t *testing.T) {
 		t.Errorf("trimmed window changes the forecast (-want +got):\n%s", diff)
 	}
 }
+
+// TestBaselineProperties checks the forecast contract for every baseline
+// on awkward series: lengths, finite values, lower ≤ point ≤ upper,
+// non-negative bounds for non-negative series, determinism.
+func TestBaselineProperties(t *testing.T) {
+	models := []Model{
+		NewSeasonalNaive(SeasonalNaiveOptions{}),
+		NewSeasonalNaive(SeasonalNaiveOptions{Weekly: true}),
+		NewHoltWinters(HoltWintersOptions{}),
+		NewNaive2(Naive2Options{}),
+		NewLastValue(LastValueOptions{}),
+		NewAuto([]Model{NewSeasonalNaive(SeasonalNaiveOptions{}), NewHoltWinters(HoltWintersOptions{})}, SelectOptions{}),
+	}
+	n := 24 * 9
+	rng := rand.New(rand.NewPCG(5, 5))
+	gen := map[string]func(i int) float64{
+		"sine":     func(i int) float64 { return 100 + 30*math.Sin(float64(i)/4) + rng.NormFloat64() },
+		"constant": func(int) float64 { return 7 },
+		"zeros":    func(int) float64 { return 0 },
+		"negative": func(i int) float64 { return -50 + 10*math.Sin(float64(i)/4) + rng.NormFloat64() },
+		"spiky counts": func(int) float64 {
+			if rng.IntN(20) == 0 {
+				return float64(rng.IntN(1000))
+			}
+			return float64(rng.IntN(3))
+		},
+		"with gaps": func(i int) float64 {
+			if i%11 == 0 || (i > 100 && i < 130) {
+				return math.NaN()
+			}
+			return 10 + float64(i%24)
+		},
+	}
+	for name, g := range gen {
+		v := make([]float64, n)
+		for i := range v {
+			v[i] = g(i)
+		}
+		s := Series{Start: testStart, Step: time.Hour, Values: v}
+		nonNeg := minValue(v) >= 0
+		for _, m := range models {
+			t.Run(name+"/"+m.Name(), func(t *testing.T) {
+				spec := Spec{Horizon: 30, Level: 0.8}
+				var fs []Forecast
+				for range 2 {
+					p, err := m.Fit(s, spec)
+					if errors.Is(err, ErrNotEnoughData) {
+						t.Skip(err)
+					}
+					if err != nil {
+						t.Fatal(err)
+					}
+					f, err := p.Predict(s)
+					if err != nil {
+						t.Fatal(err)
+					}
+					checkForecast(t, f, spec.Horizon)
+					if nonNeg && slicesMin(f.Lower) < 0 {
+						t.Errorf("negative lower bound %v on a non-negative series", slicesMin(f.Lower))
+					}
+					fs = append(fs, f)
+				}
+				if diff := cmp.Diff(fs[0], fs[1]); diff != "" {
+					t.Errorf("two fits differ:\n%s", diff)
+				}
+			})
+		}
+	}
+}
+
+func slicesMin(v []float64) float64 {
+	m := math.Inf(1)
+	for _, x := range v {
+		m = math.Min(m, x)
+	}
+	return m
+}
