@@ -75,6 +75,9 @@ type Options struct {
 	MaxInstances int
 	// Now is the wall clock (default time.Now).
 	Now func() time.Time
+	// StateDir is where forecast scores are persisted across restarts
+	// ("" keeps them in memory only).
+	StateDir string
 }
 
 // ShadowOptions configures one shadow.
@@ -144,6 +147,9 @@ func New(opts Options, reg prometheus.Registerer, logger *slog.Logger) (*Engine,
 		return nil, err
 	}
 	e.shadows, e.names = states, names
+	for _, st := range states {
+		e.loadTracker(st)
+	}
 	return e, nil
 }
 
@@ -164,7 +170,11 @@ func (e *Engine) build(shadows []ShadowOptions) (map[string]*shadowState, []stri
 		hs := append([]time.Duration(nil), so.Horizons...)
 		sort.Slice(hs, func(i, j int) bool { return hs[i] < hs[j] })
 		so.Horizons = hs
-		states[so.Name] = &shadowState{opts: so, instances: map[string]*instance{}, logger: e.logger.With("shadow", so.Name)}
+		tr, err := newTracker(so)
+		if err != nil {
+			return nil, nil, fmt.Errorf("shadow %q: %w", so.Name, err)
+		}
+		states[so.Name] = &shadowState{opts: so, instances: map[string]*instance{}, tracker: tr, logger: e.logger.With("shadow", so.Name)}
 		names = append(names, so.Name)
 	}
 	sort.Strings(names)
@@ -185,6 +195,8 @@ func (e *Engine) Update(shadows []ShadowOptions) error {
 	for name, st := range states {
 		if prev, ok := old[name]; ok && prev.opts.Fingerprint != "" && prev.opts.Fingerprint == st.opts.Fingerprint {
 			states[name] = prev
+		} else {
+			e.loadTracker(st)
 		}
 	}
 	e.shadows, e.names = states, names
@@ -291,11 +303,22 @@ func (e *Engine) runShadow(ctx context.Context, s *shadowState) {
 	delay := time.Duration(0)
 	timer := time.NewTimer(0)
 	defer timer.Stop()
+	save := func() {
+		if err := e.saveTracker(s); err != nil {
+			s.logger.Error("Saving forecast scores failed", "err", err)
+		}
+	}
+	defer save()
+	lastSave := e.opts.Now()
 	for {
 		select {
 		case <-ctx.Done():
 			return
 		case <-timer.C:
+		}
+		if now := e.opts.Now(); now.Sub(lastSave) >= saveInterval {
+			save()
+			lastSave = now
 		}
 		if err := e.step(ctx, s); err != nil {
 			// Exponential backoff on source errors, capped at 8 intervals.
@@ -313,6 +336,9 @@ func (e *Engine) runShadow(ctx context.Context, s *shadowState) {
 	}
 }
 
+// saveInterval is how often forecast scores are written to StateDir.
+const saveInterval = 5 * time.Minute
+
 // loadStored fills the in-memory history from the store after a restart.
 func (e *Engine) loadStored(ctx context.Context, s *shadowState) {
 	if e.opts.Store == nil || !s.opts.Persist {
@@ -328,6 +354,7 @@ func (e *Engine) loadStored(ctx context.Context, s *shadowState) {
 	for _, ser := range series {
 		if inst := s.instanceFor(ser.Labels, e); inst != nil {
 			inst.merge(ser.Samples)
+			inst.startLive(ser.Samples)
 			if n := len(ser.Samples); n > 0 && ser.Samples[n-1].T > last {
 				last = ser.Samples[n-1].T
 			}
@@ -392,6 +419,9 @@ func (e *Engine) step(ctx context.Context, s *shadowState) error {
 	for _, ser := range series {
 		if inst := s.instanceFor(ser.Labels, e); inst != nil {
 			inst.merge(ser.Samples)
+			if !inst.startLive(ser.Samples) {
+				s.observe(inst, ser.Samples)
+			}
 		}
 	}
 	s.mu.Lock()

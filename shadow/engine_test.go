@@ -68,7 +68,9 @@ func (f *fakeSource) Fetch(_ context.Context, from, to time.Time, step time.Dura
 
 func daily(i int, t time.Time) float64 {
 	h := float64(t.Hour()) + float64(t.Minute())/60
-	return float64(100*(i+1)) + 40*math.Sin(2*math.Pi*h/24)
+	// A deterministic wiggle stands in for noise.
+	noise := 2 * math.Sin(float64(t.Unix()/300)*1.7)
+	return float64(100*(i+1)) + 40*math.Sin(2*math.Pi*h/24) + noise
 }
 
 // testModels uses the real baselines of forecast/.

@@ -24,6 +24,9 @@ const (
 	MetricLastForecast    = "shadowcast_last_forecast_timestamp_seconds"
 	MetricConfidence      = "shadowcast_shadow_confidence_ratio"
 	MetricInstances       = "shadowcast_shadow_instances"
+	MetricForecastError   = "shadowcast_forecast_error"
+	MetricCoverage        = "shadowcast_interval_coverage_ratio"
+	MetricScoredPoints    = "shadowcast_forecast_scored_points"
 )
 
 var metricHelp = map[string]string{
@@ -38,6 +41,9 @@ var metricHelp = map[string]string{
 	MetricLastForecast:    "Unix time the shadow instance's forecast was last refreshed.",
 	MetricConfidence:      "Nominal coverage of the shadow's bounds (e.g. 0.9).",
 	MetricInstances:       "Number of instances (source series) a shadow serves.",
+	MetricForecastError:   "Rolling realised error of the shadow at a horizon over the last scored points: metric=mae (source unit), mase (scaled by the one-day seasonal naive error), smape (ratio 0-2).",
+	MetricCoverage:        "Share of the last scored actuals that fell inside the shadow's bounds at a horizon.",
+	MetricScoredPoints:    "Number of scored predictions behind shadowcast_forecast_error and shadowcast_interval_coverage_ratio.",
 }
 
 // reservedLabels are set by the exposition itself; source labels with these
@@ -157,6 +163,24 @@ func (c *Collector) collectShadow(ch chan<- prometheus.Metric, name string, s *s
 				{MetricShadowPeakUpper, peakUpper},
 			} {
 				ch <- prometheus.MustNewConstMetric(c.desc(mv.metric, hNames), prometheus.GaugeValue, mv.v, hVals...)
+			}
+			sc := s.tracker.Scores(inst.key, h)
+			if sc.N == 0 {
+				continue
+			}
+			ch <- prometheus.MustNewConstMetric(c.desc(MetricCoverage, hNames), prometheus.GaugeValue, sc.Coverage, hVals...)
+			ch <- prometheus.MustNewConstMetric(c.desc(MetricScoredPoints, hNames), prometheus.GaugeValue, float64(sc.N), hVals...)
+			eNames := append(append([]string(nil), hNames...), "metric")
+			eVals := append(append([]string(nil), hVals...), "")
+			for _, ev := range [...]struct {
+				metric string
+				v      float64
+			}{{"mae", sc.MAE}, {"mase", sc.MASE}, {"smape", sc.SMAPE}} {
+				if math.IsNaN(ev.v) || math.IsInf(ev.v, 0) {
+					continue
+				}
+				eVals[len(eVals)-1] = ev.metric
+				ch <- prometheus.MustNewConstMetric(c.desc(MetricForecastError, eNames), prometheus.GaugeValue, ev.v, eVals...)
 			}
 		}
 	}

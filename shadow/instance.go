@@ -11,6 +11,7 @@ import (
 	"github.com/prometheus/prometheus/model/labels"
 
 	"github.com/shadowcast/shadowcast/collector"
+	"github.com/shadowcast/shadowcast/feedback"
 	"github.com/shadowcast/shadowcast/forecast"
 )
 
@@ -25,6 +26,7 @@ type shadowState struct {
 	errors    int       // consecutive source errors
 	dropped   int       // instances refused by MaxInstances
 	cancel    func()    // stops the shadow's loop; nil until started
+	tracker   *feedback.Tracker
 }
 
 func (s *shadowState) setError(err error) {
@@ -87,6 +89,26 @@ type instance struct {
 	gen         int // incremented when a newly trained model replaces pred
 	pub         *published
 	past        map[time.Duration]*pastRing // forecasts made, by horizon, for the plot
+	liveFrom    int64                       // samples after this (unix ms) are scored live
+	live        bool                        // liveFrom is set
+	backfilled  bool                        // past history was scored once
+	early       string                      // reason of a pending early retrain
+}
+
+// startLive marks where live scoring starts: at the end of the first batch
+// of samples (stored or backfilled history is scored by backfillScores).
+// It reports whether this batch was that first one.
+func (inst *instance) startLive(samples []collector.Sample) bool {
+	inst.mu.Lock()
+	defer inst.mu.Unlock()
+	if inst.live {
+		return false
+	}
+	inst.live = true
+	if n := len(samples); n > 0 {
+		inst.liveFrom = samples[n-1].T
+	}
+	return true
 }
 
 // pastLen is how many past forecasts per horizon an instance keeps for
@@ -141,17 +163,6 @@ type published struct {
 	trainedAt  time.Time
 	updated    time.Time
 	confidence float64
-}
-
-// publishIfCurrent publishes p unless a newly trained model replaced the
-// one p was made with (that training publishes its own forecast).
-func (inst *instance) publishIfCurrent(gen int, p *published) {
-	inst.mu.Lock()
-	defer inst.mu.Unlock()
-	if inst.gen != gen {
-		return
-	}
-	inst.publishLocked(p)
 }
 
 func (inst *instance) publish(p *published) {
@@ -271,8 +282,17 @@ func (e *Engine) forecastInstance(s *shadowState, inst *instance) {
 	minHist := e.opts.Models.MinHistory(so.Step)
 	if valid < minHist {
 		pred, model, reason = nil, "", ReasonColdStart
-	} else if due && !training {
-		e.startTraining(s, inst, series, spec)
+	} else if !training {
+		if early, why := s.earlyRetrain(inst, end); early && !due {
+			s.logger.Info("Retraining early", "instance", inst.key, "reason", why, "model", model)
+			inst.mu.Lock()
+			inst.early = why
+			inst.mu.Unlock()
+			due = true
+		}
+		if due {
+			e.startTraining(s, inst, series, spec)
+		}
 	}
 	if pred == nil {
 		// Cold start, or the first training is still running: serve the
@@ -301,7 +321,7 @@ func (e *Engine) forecastInstance(s *shadowState, inst *instance) {
 		s.logger.Warn("Prediction failed; a baseline serves", "instance", inst.key, "model", model, "err", err)
 		model, reason = m.Name(), ReasonFallback
 	}
-	inst.publishIfCurrent(gen, &published{
+	e.publishForecast(s, inst, gen, &published{
 		fc:         fc,
 		horizons:   so.Horizons,
 		actual:     actual,
@@ -311,6 +331,20 @@ func (e *Engine) forecastInstance(s *shadowState, inst *instance) {
 		updated:    e.opts.Now(),
 		confidence: so.Confidence,
 	})
+}
+
+// publishForecast publishes p (unless a newer model replaced the one it
+// was made with) and keeps it for scoring.
+func (e *Engine) publishForecast(s *shadowState, inst *instance, gen int, p *published) {
+	inst.mu.Lock()
+	current := inst.gen == gen
+	if current {
+		inst.publishLocked(p)
+	}
+	inst.mu.Unlock()
+	if current {
+		s.record(inst, p)
+	}
 }
 
 // startTraining trains a model for inst in the background, bounded by the
@@ -337,12 +371,24 @@ func (e *Engine) trainInstance(s *shadowState, inst *instance, series forecast.S
 		err    error
 		reason = ReasonConfigured
 	)
+	inst.mu.Lock()
+	early := inst.early
+	inst.early = ""
+	inst.mu.Unlock()
 	t0 := time.Now()
-	if so.Model == "auto" {
+	switch {
+	case early == ReasonDeviation:
+		// The forecast no longer describes the series: a baseline serves
+		// until the next scheduled training tries the chosen model again.
+		m = e.opts.Models.Fallback(so.Step)
+	case so.Model == "auto":
 		reason = ReasonSelected
 		m, err = e.opts.Models.Auto(series, spec)
-	} else {
+	default:
 		m, err = e.opts.Models.New(so.Model, so.Step)
+	}
+	if early != "" {
+		reason = early
 	}
 	var pred forecast.Predictor
 	if err == nil {
@@ -364,6 +410,8 @@ func (e *Engine) trainInstance(s *shadowState, inst *instance, series forecast.S
 	}
 	e.metrics.trainDuration.WithLabelValues(m.Name()).Observe(time.Since(t0).Seconds())
 	e.metrics.trainings.WithLabelValues(so.Name, "success").Inc()
+	s.tracker.ResetDrift(inst.key)
+	e.backfillScores(s, inst, m, series, spec)
 	inst.mu.Lock()
 	inst.pred, inst.model, inst.reason = pred, m.Name(), reason
 	inst.gen++

@@ -144,6 +144,7 @@ func (e *Engine) Snapshot(history int) []ShadowStatus {
 				is.Model, is.Reason, is.TrainedAt, is.Updated = p.model, p.reasonLabel(), p.trainedAt, p.updated
 				is.Actual, is.Forecast = p.actual, p.fc
 			}
+			is.Errors = s.errorSummary(inst.key)
 			if history > 0 {
 				is.HistoryStart, is.History = inst.recent(s.opts.Step, history)
 				is.Past = inst.pastPoints()

@@ -131,7 +131,7 @@ func (f *serveFlags) run() int {
 		store, err = collector.OpenStore(collector.StoreOptions{
 			Dir:              f.storagePath,
 			Retention:        f.retentionFor(cfg),
-			OutOfOrderWindow: longestHistory(cfg),
+			OutOfOrderWindow: longestHistory(cfg) + time.Hour,
 		}, reg, logger.With("component", "store"))
 		if err != nil {
 			logger.Error("Opening the history store failed", "path", f.storagePath, "err", err)
@@ -157,6 +157,7 @@ func (f *serveFlags) run() int {
 		TrainWorkers: f.trainWorkers,
 		ShardIndex:   f.shardIndex,
 		ShardTotal:   f.shardTotal,
+		StateDir:     f.storagePath,
 	}
 	if store != nil {
 		opts.Store = store
@@ -209,6 +210,14 @@ func (f *serveFlags) run() int {
 	wg.Add(2)
 	go func() { defer wg.Done(); engine.Run(ctx) }()
 	go func() { defer wg.Done(); scaling.Run(ctx) }()
+
+	if store != nil {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			compactAfterBackfill(ctx, engine, store, logger)
+		}()
+	}
 
 	stopScaler, err := f.scaler.start(ctx, engine, reg, logger.With("component", "scaler"))
 	if err != nil {
@@ -276,6 +285,27 @@ func (f *serveFlags) reload(engine *shadow.Engine, sources *sourceBuilder, scali
 	}
 	th.set(cfg)
 	return nil
+}
+
+// compactAfterBackfill compacts the store once every shadow has been served
+// after start-up: the backfill wrote old samples out of order, which stay
+// in memory (and slow to read) until compacted into blocks.
+func compactAfterBackfill(ctx context.Context, engine *shadow.Engine, store *collector.Store, logger *slog.Logger) {
+	tick := time.NewTicker(time.Second)
+	defer tick.Stop()
+	for deadline := time.Now().Add(10 * time.Minute); time.Now().Before(deadline); {
+		select {
+		case <-ctx.Done():
+			return
+		case <-tick.C:
+		}
+		if ok, _ := engine.Ready(); ok {
+			break
+		}
+	}
+	if err := store.Compact(ctx); err != nil {
+		logger.Warn("Compacting the history store after backfill failed", "err", err)
+	}
 }
 
 func needsStore(cfg *config.Config) bool {
