@@ -26,7 +26,7 @@ type scaling struct {
 	reader webhook.ShadowReader
 	logger *slog.Logger
 
-	mu         sync.Mutex // guards kube, kubeconfig (reloads are serialized by the caller, this is belt and braces)
+	mu         sync.Mutex // guards kube, kubeconfig across reloads
 	kube       *actuate.Clients
 	kubeconfig string
 }
