@@ -17,8 +17,8 @@ func (r *Result) WriteTable(w io.Writer) error {
 		r.Samples, r.Step, r.Start.Format("2006-01-02 15:04"), r.EvalFrom.Format("2006-01-02 15:04"), r.EvalTo.Format("2006-01-02 15:04"))
 	fmt.Fprintf(&b, "service: %s; min %d max %d replicas\n", r.Options, r.Options.MinReplicas, r.Options.MaxReplicas)
 	f := r.Forecast
-	fmt.Fprintf(&b, "forecast: %s at lead %v, %d refits, %d evaluated steps without forecast; MAE %.3g MASE %.3f sMAPE %.3f coverage %.3f (nominal %.2f)\n",
-		f.Model, f.Lead, f.Refits, f.Missing, f.MAE, f.MASE, f.SMAPE, f.Coverage, f.Level)
+	fmt.Fprintf(&b, "forecast: %s at lead %v, %d refits, %d evaluated steps without forecast (%d implausible forecasts rejected); MAE %.3g MASE %.3f sMAPE %.3f coverage %.3f (nominal %.2f)\n",
+		f.Model, f.Lead, f.Refits, f.Missing, f.Unusable, f.MAE, f.MASE, f.SMAPE, f.Coverage, f.Level)
 	fmt.Fprintf(&b, "learned policy: %d training epochs (λ %.2g, epoch %v, %d passes, uncertainty edges %.3g); arms chosen in evaluation: %s\n\n",
 		r.Learned.TrainEpochs, r.Options.Lambda, r.Options.Epoch, r.Options.Passes, r.Options.UncertaintyEdges, armsSummary(r.Learned.ArmsChosen))
 	tw := tabwriter.NewWriter(&b, 0, 0, 2, ' ', tabwriter.AlignRight)
@@ -96,7 +96,7 @@ func (r *Result) WriteJSON(w io.Writer) error {
 			"policy_uncertainty_edges": o.UncertaintyEdges,
 		},
 		"forecast": map[string]any{
-			"model": f.Model, "lead_seconds": f.Lead.Seconds(), "refits": f.Refits, "steps_without_forecast": f.Missing,
+			"model": f.Model, "lead_seconds": f.Lead.Seconds(), "refits": f.Refits, "steps_without_forecast": f.Missing, "forecasts_rejected": f.Unusable,
 			"mae": nullable(f.MAE), "mase": nullable(f.MASE), "smape": nullable(f.SMAPE), "coverage": nullable(f.Coverage), "level": f.Level,
 		},
 		"learned_policy": map[string]any{

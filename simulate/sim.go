@@ -176,7 +176,8 @@ type ForecastResult struct {
 	Model    string
 	Lead     time.Duration
 	Refits   int
-	Missing  int
+	Missing  int // evaluated steps without a (usable) forecast
+	Unusable int // forecasts rejected as not finite or implausible (see MaxForecastRatio)
 	MAE      float64
 	MASE     float64
 	SMAPE    float64
@@ -398,6 +399,7 @@ func precompute(s forecast.Series, opts Options, d, evalStart int) (*shadows, Fo
 	}
 	fres := ForecastResult{Model: opts.Model.Name(), Lead: lead, Level: opts.Level}
 	var lastFail int = -refit
+	maxSeen := 0.0 // largest load observed so far
 	for i := 1; i <= n; i++ {
 		// Feed the actual of step i−1 (all of them, so that the MASE
 		// scale covers the history), then forecast from it.
@@ -410,8 +412,15 @@ func precompute(s forecast.Series, opts Options, d, evalStart int) (*shadows, Fo
 			continue
 		}
 		fc, err := f(s.Slice(0, i))
-		if err != nil || len(fc.Point) < h {
+		if err != nil || len(fc.Point) < h || len(fc.Upper) < h || len(fc.Lower) < h {
 			lastFail = i
+			continue
+		}
+		if v := s.Values[i-1]; !math.IsNaN(v) {
+			maxSeen = math.Max(maxSeen, v)
+		}
+		if !usable(fc, h, maxSeen) {
+			fres.Unusable++
 			continue
 		}
 		sh.ok[i] = true
@@ -465,6 +474,39 @@ func uncertaintyTerciles(sh *shadows, epoch, end int) []float64 {
 	return []float64{a, b}
 }
 
+// replicasFor returns ⌈load / perReplica⌉ clamped to [0, 2^30] (a float
+// conversion out of int range is undefined).
+func replicasFor(load, perReplica float64) int {
+	r := math.Ceil(load/perReplica - 1e-9)
+	switch {
+	case !(r > 0):
+		return 0
+	case r > 1<<30:
+		return 1 << 30
+	}
+	return int(r)
+}
+
+// MaxForecastRatio bounds a usable forecast: a point or upper bound above
+// MaxForecastRatio × the largest load observed so far (or one that is not
+// finite) is treated as a failed forecast, and the predictive policies
+// fall back to the reactive rule for that step. Conformal bounds scaled by
+// a near-zero local scale (after an outage of zeros) can otherwise reach
+// 1e27.
+const MaxForecastRatio = 10
+
+func usable(fc forecast.Forecast, h int, maxSeen float64) bool {
+	limit := MaxForecastRatio * math.Max(maxSeen, 1)
+	for k := range h {
+		for _, v := range []float64{fc.Point[k], fc.Upper[k]} {
+			if math.IsNaN(v) || math.IsInf(v, 0) || v > limit {
+				return false
+			}
+		}
+	}
+	return true
+}
+
 // seasonFor is one day when the step divides it, else the step.
 func seasonFor(step time.Duration) time.Duration {
 	if (24*time.Hour)%step == 0 {
@@ -504,7 +546,7 @@ func (e *env) need(i int) int {
 	if math.IsNaN(v) || v <= 0 {
 		return 0
 	}
-	return int(math.Ceil(v/e.opts.Capacity - 1e-9))
+	return replicasFor(v, e.opts.Capacity)
 }
 
 // observed returns the latest known load at decision step i (from step
@@ -659,7 +701,7 @@ func (c *reactiveCtl) target(i, cur int) (int, bool) {
 		return 0, false
 	}
 	per := e.opts.Capacity * e.opts.TargetUtilization
-	rec := int(math.Ceil(load/per - 1e-9))
+	rec := replicasFor(load, per)
 	if cur > 0 {
 		if ratio := load / (float64(cur) * per); math.Abs(ratio-1) <= e.opts.Tolerance {
 			rec = cur
@@ -691,8 +733,8 @@ func (c *predictiveCtl) recommend(i, cur int, headroom float64) (int, bool) {
 		c.fallback.env = e
 		return c.fallback.target(i, cur)
 	}
-	rec := int(math.Ceil(e.sh.provision(i, headroom)/e.opts.Capacity - 1e-9))
-	needNow := int(math.Ceil(load/e.opts.Capacity - 1e-9))
+	rec := replicasFor(e.sh.provision(i, headroom), e.opts.Capacity)
+	needNow := replicasFor(load, e.opts.Capacity)
 	return max(rec, needNow), true
 }
 
