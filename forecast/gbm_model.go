@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math"
 	"math/rand/v2"
+	"slices"
 	"time"
 )
 
@@ -30,6 +31,11 @@ type GBMForecastOptions struct {
 	// AllowNegative keeps negative points and bounds; by default they are
 	// clamped at 0 when the history is non-negative.
 	AllowNegative bool
+	// NoLocalScale calibrates raw scaled-space errors. By default errors
+	// are divided by the local scale at their origin (mean absolute
+	// one-step change over the last day, see Calibration.Scaled), so the
+	// bounds widen when the series turns more volatile.
+	NoLocalScale bool
 }
 
 func (o GBMForecastOptions) withDefaults() GBMForecastOptions {
@@ -82,6 +88,51 @@ type GBMPredictor struct {
 	cal     Calibration
 	nonNeg  bool
 	baseCol int
+	// scaleWindow is the local-scale window (0 = unscaled calibration).
+	scaleWindow int
+}
+
+// localScale returns the mean absolute one-step change of v over the w
+// steps ending at index o (NaN when none is observed).
+func localScale(v []float64, o, w int) float64 {
+	sum, n := 0.0, 0
+	for i := max(1, o-w+1); i <= o && i < len(v); i++ {
+		if d := math.Abs(v[i] - v[i-1]); !math.IsNaN(d) {
+			sum += d
+			n++
+		}
+	}
+	if n == 0 {
+		return math.NaN()
+	}
+	return sum / float64(n)
+}
+
+// calibrationScales returns the local scales at origins [lo, lo+n) and
+// their median (NaN scales are replaced by the median).
+func calibrationScales(v []float64, lo, n, w int) ([]float64, float64) {
+	sc := make([]float64, n)
+	var ok []float64
+	for i := range sc {
+		sc[i] = localScale(v, lo+i, w)
+		if sc[i] > 0 {
+			ok = append(ok, sc[i])
+		}
+	}
+	if len(ok) == 0 {
+		return nil, 0
+	}
+	slices.Sort(ok)
+	med := sortedQuantile(ok, 0.5)
+	for i, x := range sc {
+		if !(x > med/10) {
+			sc[i] = max(med/10, 0)
+			if !(x > 0) {
+				sc[i] = med
+			}
+		}
+	}
+	return sc, med
 }
 
 // gbmRows builds training rows for origins [lo, hi] and horizons 1..K whose
@@ -188,18 +239,34 @@ func (m *GBM) FitGBM(s Series, spec Spec) (*GBMPredictor, error) {
 			break
 		}
 	}
-	// Signed out-of-sample errors per step, in the scaled space.
+	// Signed out-of-sample errors per step, in the scaled space, divided
+	// by the local scale at their origin.
+	var scales []float64
+	var refScale float64
+	if !o.NoLocalScale {
+		p.scaleWindow = day
+		if scales, refScale = calibrationScales(z.Values, calLo, C, day); scales == nil {
+			p.scaleWindow = 0 // flat series: unscaled
+		}
+	}
 	errs := make([][]float64, K)
 	fb := newFeatureBuilder(z, spec.Events, fs)
 	for h := 1; h <= K; h++ {
 		Xh := fb.build(calLo, C, h)
 		for i := 0; i < Xh.Rows; i++ {
 			row := Xh.Row(i)
-			errs[h-1] = append(errs[h-1], z.Values[calLo+i+h]-(row[p.baseCol]+b.Predict(row)))
+			e := z.Values[calLo+i+h] - (row[p.baseCol] + b.Predict(row))
+			if p.scaleWindow > 0 {
+				e /= scales[i]
+			}
+			errs[h-1] = append(errs[h-1], e)
 		}
 	}
 	if p.cal, err = CalibrateResiduals(errs, spec.Level); err != nil {
 		return nil, fmt.Errorf("gbm: %w", err)
+	}
+	if p.scaleWindow > 0 {
+		p.cal.Scaled, p.cal.RefScale = true, refScale
 	}
 	if !o.NoRefit {
 		// Refit on the whole history with the same scaler, so that the
@@ -241,7 +308,7 @@ func (p *GBMPredictor) Predict(s Series) (Forecast, error) {
 	if n == 0 {
 		return f, fmt.Errorf("gbm: empty history: %w", ErrNotEnoughData)
 	}
-	lb := p.spec.MaxLookback()
+	lb := max(p.spec.MaxLookback(), p.scaleWindow+1)
 	w := s.Slice(max(0, n-lb-1), n)
 	z := p.scaler.ApplySeries(w)
 	zf := Forecast{Point: make([]float64, p.horizon)}
@@ -254,7 +321,11 @@ func (p *GBMPredictor) Predict(s Series) (Forecast, error) {
 		}
 		zf.Point[h-1] = row[p.baseCol] + p.booster.Predict(row)
 	}
-	p.cal.Apply(&zf, 1)
+	scale := 1.0
+	if p.scaleWindow > 0 {
+		scale = localScale(z.Values, z.Len()-1, p.scaleWindow)
+	}
+	p.cal.Apply(&zf, scale)
 	f.Point, f.Lower, f.Upper = zf.Point, zf.Lower, zf.Upper
 	p.invert(&f)
 	return f, nil

@@ -76,11 +76,15 @@ type forecasterHeader struct {
 	Horizon     int
 	Calibration Calibration
 	NonNeg      bool
+	ScaleWindow int `json:",omitempty"`
 }
 
 func (h forecasterHeader) check(b *Booster, extraCols int) error {
 	if h.Horizon < 1 || len(h.Calibration.Lower) != len(h.Calibration.Upper) || len(h.Calibration.Lower) == 0 {
 		return fmt.Errorf("%w: horizon %d with %d calibrated steps", ErrCorruptModel, h.Horizon, len(h.Calibration.Lower))
+	}
+	if h.ScaleWindow < 0 || h.ScaleWindow > 1<<20 {
+		return fmt.Errorf("%w: scale window %d", ErrCorruptModel, h.ScaleWindow)
 	}
 	if !(h.Scaler.IQR > 0) {
 		return fmt.Errorf("%w: scaler IQR %v", ErrCorruptModel, h.Scaler.IQR)
@@ -99,7 +103,7 @@ func (p *GBMPredictor) MarshalBinary() ([]byte, error) {
 		return nil, err
 	}
 	return frameModel(gbmModelMagic, forecasterHeader{Scaler: p.scaler, Features: p.spec, Events: p.events,
-		Horizon: p.horizon, Calibration: p.cal, NonNeg: p.nonNeg}, blob)
+		Horizon: p.horizon, Calibration: p.cal, NonNeg: p.nonNeg, ScaleWindow: p.scaleWindow}, blob)
 }
 
 // UnmarshalBinary decodes a model written by MarshalBinary; corrupt input
@@ -118,6 +122,6 @@ func (p *GBMPredictor) UnmarshalBinary(data []byte) error {
 		return err
 	}
 	*p = GBMPredictor{booster: b, scaler: h.Scaler, spec: h.Features, names: h.Features.Names(), events: h.Events,
-		horizon: h.Horizon, cal: h.Calibration, nonNeg: h.NonNeg, baseCol: h.Features.baseCol()}
+		horizon: h.Horizon, cal: h.Calibration, nonNeg: h.NonNeg, baseCol: h.Features.baseCol(), scaleWindow: h.ScaleWindow}
 	return nil
 }
