@@ -11,12 +11,15 @@
 # release is held by the stabilisation window, later ones come from the
 # engine's own re-checks until min is reached.
 #
-# Ports: kube-apiserver 16443, etcd 12379/12380, Alertmanager 19293,
-# shadowcast 19202, Prometheus 19203, load generator 19210.
+# Ports: kube-apiserver $KUBE_PORT (16443), etcd $ETCD_PORT (12379) and the
+# next one, Alertmanager 19293, shadowcast 19202, Prometheus 19203, load
+# generator 19210. It uses its own RUNDIR, so it stops only what it started.
 # Needs: scripts/components.sh install_prometheus install_alertmanager install_kube.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-ROOT=$PWD
+KUBE_PORT=${KUBE_PORT:-16443}
+ETCD_PORT=${ETCD_PORT:-12379}
+RUNDIR=$(mktemp -d /tmp/shadowcast-e2e-scaling.XXXXXX)
 . scripts/components.sh
 trap stop_all EXIT
 
@@ -35,8 +38,8 @@ log "building shadowcast"
 go build -o "$W/shadowcast" ./cmd/shadowcast
 
 log "starting etcd + kube-apiserver"
-start_kube 16443 12379
-export KUBECONFIG=$RUNDIR/kube-16443/kubeconfig
+start_kube "$KUBE_PORT" "$ETCD_PORT"
+export KUBECONFIG=$RUNDIR/kube-$KUBE_PORT/kubeconfig
 for d in demo demo-dry; do
   kubectl create deployment "$d" --image=example.invalid/app:1 --replicas=1 >/dev/null
 done

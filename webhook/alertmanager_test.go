@@ -27,7 +27,10 @@ const (
 
 func alertmanagerBinary(t *testing.T) string {
 	t.Helper()
-	dir := os.Getenv("TOOLS")
+	dir := os.Getenv("SHADOWCAST_TOOLS")
+	if dir == "" {
+		dir = os.Getenv("TOOLS")
+	}
 	if dir == "" {
 		home, _ := os.UserHomeDir()
 		dir = filepath.Join(home, ".cache", "shadowcast", "tools")
