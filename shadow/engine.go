@@ -71,7 +71,7 @@ type Options struct {
 	// ShardIndex and ShardTotal split instances across replicas by a
 	// stable hash of shadow name and labels (ShardTotal 0 or 1: no sharding).
 	ShardIndex, ShardTotal int
-	// MaxInstances caps the instances of one shadow (default 2000).
+	// MaxInstances caps the instances of one shadow (default 10000).
 	MaxInstances int
 	// Now is the wall clock (default time.Now).
 	Now func() time.Time
@@ -130,7 +130,7 @@ func New(opts Options, reg prometheus.Registerer, logger *slog.Logger) (*Engine,
 		opts.TrainWorkers = runtime.GOMAXPROCS(0)
 	}
 	if opts.MaxInstances <= 0 {
-		opts.MaxInstances = 2000
+		opts.MaxInstances = 10000
 	}
 	if opts.ShardTotal > 1 && (opts.ShardIndex < 0 || opts.ShardIndex >= opts.ShardTotal) {
 		return nil, fmt.Errorf("shadow: shard index %d out of range [0, %d)", opts.ShardIndex, opts.ShardTotal)

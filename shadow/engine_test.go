@@ -1,19 +1,27 @@
 package shadow
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
 	"log/slog"
 	"math"
+	"sort"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/google/go-cmp/cmp"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil"
+	dto "github.com/prometheus/client_model/go"
+	"github.com/prometheus/common/expfmt"
+	"github.com/prometheus/common/model"
 	"github.com/prometheus/prometheus/model/labels"
+	"google.golang.org/protobuf/proto"
+	"google.golang.org/protobuf/testing/protocmp"
 
 	"github.com/shadowcast/shadowcast"
 	"github.com/shadowcast/shadowcast/collector"
@@ -315,6 +323,35 @@ func TestExposition(t *testing.T) {
 			t.Errorf("%s: %d series, want %d", name, counts[name], want)
 		}
 	}
+	// The text fast path writes exactly what the registry path exposes.
+	var text bytes.Buffer
+	if err := NewCollector(e, map[string]string{"replica": "a"}).WriteText(&text); err != nil {
+		t.Fatal(err)
+	}
+	parser := expfmt.NewTextParser(model.UTF8Validation)
+	fast, err := parser.TextToMetricFamilies(bytes.NewReader(text.Bytes()))
+	if err != nil {
+		t.Fatalf("fast path output does not parse: %v\n%s", err, text.String())
+	}
+	for _, mf := range mfs {
+		if !strings.HasPrefix(mf.GetName(), "shadowcast_") || counts[mf.GetName()] == 0 {
+			continue
+		}
+		if _, isShadow := metricHelp[mf.GetName()]; !isShadow {
+			continue
+		}
+		got := fast[mf.GetName()]
+		if got == nil {
+			t.Errorf("fast path lacks %s", mf.GetName())
+			continue
+		}
+		sortMetrics(got.Metric)
+		want := proto.Clone(mf).(*dto.MetricFamily)
+		sortMetrics(want.Metric)
+		if diff := cmp.Diff(want, got, protocmp.Transform()); diff != "" {
+			t.Errorf("%s differs between the registry and the fast path (-registry +fast):\n%s", mf.GetName(), diff)
+		}
+	}
 	if err := testutil.GatherAndCompare(reg, strings.NewReader(`
 # HELP shadowcast_shadow_instances Number of instances (source series) a shadow serves.
 # TYPE shadowcast_shadow_instances gauge
@@ -322,6 +359,20 @@ shadowcast_shadow_instances{replica="a",shadow="requests"} 2
 `), MetricInstances); err != nil {
 		t.Error(err)
 	}
+}
+
+func sortMetrics(ms []*dto.Metric) {
+	key := func(m *dto.Metric) string {
+		var b strings.Builder
+		for _, l := range m.GetLabel() {
+			b.WriteString(l.GetName() + "=" + l.GetValue() + ",")
+		}
+		return b.String()
+	}
+	for _, m := range ms {
+		sort.Slice(m.Label, func(i, j int) bool { return m.Label[i].GetName() < m.Label[j].GetName() })
+	}
+	sort.Slice(ms, func(i, j int) bool { return key(ms[i]) < key(ms[j]) })
 }
 
 func TestEngineSharding(t *testing.T) {

@@ -78,6 +78,7 @@ type instance struct {
 	key    string
 	seed   int64
 
+	fmu         sync.Mutex // serialises forecastInstance (it reuses cc's buffer)
 	mu          sync.Mutex
 	raw         []collector.Sample // time-ordered, unique timestamps
 	pred        forecast.Predictor
@@ -93,6 +94,8 @@ type instance struct {
 	live        bool                        // liveFrom is set
 	backfilled  bool                        // past history was scored once
 	early       string                      // reason of a pending early retrain
+	cc          cleanCache                  // cleaned history window
+	dirty       bool                        // raw changed before its end: cc must be rebuilt
 }
 
 // startLive marks where live scoring starts: at the end of the first batch
@@ -228,12 +231,14 @@ func (inst *instance) merge(samples []collector.Sample) {
 		}
 	}
 	inst.raw = merged
+	inst.dirty = true
 }
 
-// trim drops samples older than from (unix ms).
+// trim drops samples older than from (unix ms), in batches so that the
+// copy is amortised over many steps.
 func (inst *instance) trim(from int64) {
 	k := sort.Search(len(inst.raw), func(i int) bool { return inst.raw[i].T >= from })
-	if k > 0 {
+	if k > 0 && k >= len(inst.raw)/16 {
 		inst.raw = append(inst.raw[:0], inst.raw[k:]...)
 	}
 }
@@ -242,6 +247,8 @@ func (inst *instance) trim(from int64) {
 // trained or training, predicts and publishes.
 func (e *Engine) forecastInstance(s *shadowState, inst *instance) {
 	so := s.opts
+	inst.fmu.Lock()
+	defer inst.fmu.Unlock()
 	inst.mu.Lock()
 	if len(inst.raw) == 0 {
 		inst.mu.Unlock()
@@ -252,7 +259,7 @@ func (e *Engine) forecastInstance(s *shadowState, inst *instance) {
 	n := int(so.History / so.Step)
 	start := end.Add(-time.Duration(n-1) * so.Step)
 	inst.trim(start.Add(-so.Step).UnixMilli())
-	clean, _, _ := collector.Clean(inst.raw, start, so.Step, n, so.Clean)
+	clean := inst.cleaned(start, so.Step, n, so.Clean)
 	pred, model, reason := inst.pred, inst.model, inst.reason
 	gen := inst.gen
 	due := pred == nil || (so.RetrainInterval > 0 && end.Sub(inst.trainedData) >= so.RetrainInterval)

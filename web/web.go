@@ -5,6 +5,9 @@
 package web
 
 import (
+	"bufio"
+	"compress/gzip"
+	"io"
 	"log/slog"
 	"net/http"
 	"strconv"
@@ -15,6 +18,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promauto"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"github.com/prometheus/common/expfmt"
 
 	"github.com/shadowcast/shadowcast/shadow"
 )
@@ -33,6 +37,14 @@ type Options struct {
 	Reload func() error
 	// Version is shown on the status page.
 	Version string
+	// Extra writers append samples to /metrics after the Gatherer's, in
+	// the text format (the shadow exposition at scale).
+	Extra []TextWriter
+}
+
+// TextWriter writes metric families in the Prometheus text format.
+type TextWriter interface {
+	WriteText(w io.Writer) error
 }
 
 // Handler is the HTTP router.
@@ -62,7 +74,11 @@ func New(opts Options, reg prometheus.Registerer, logger *slog.Logger) *Handler 
 		}, []string{"handler"}),
 	}
 	h.router.Use(h.instrument)
-	h.Route(http.MethodGet, "/metrics", promhttp.HandlerFor(opts.Gatherer, promhttp.HandlerOpts{ErrorLog: slog.NewLogLogger(logger.Handler(), slog.LevelError)}))
+	if len(opts.Extra) == 0 {
+		h.Route(http.MethodGet, "/metrics", promhttp.HandlerFor(opts.Gatherer, promhttp.HandlerOpts{ErrorLog: slog.NewLogLogger(logger.Handler(), slog.LevelError)}))
+	} else {
+		h.Route(http.MethodGet, "/metrics", http.HandlerFunc(h.metrics))
+	}
 	h.Route(http.MethodGet, "/-/healthy", http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
 		w.WriteHeader(http.StatusOK)
 		_, _ = w.Write([]byte("Healthy.\n"))
@@ -114,6 +130,43 @@ func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
 
 // ServeHTTP implements http.Handler.
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) { h.router.ServeHTTP(w, r) }
+
+// metrics serves the Gatherer's families and then the Extra writers' in
+// the text format, gzipped (fastest level) when the client accepts it.
+func (h *Handler) metrics(w http.ResponseWriter, r *http.Request) {
+	mfs, err := h.opts.Gatherer.Gather()
+	if err != nil {
+		h.logger.Error("Gathering metrics failed", "err", err)
+		if len(mfs) == 0 {
+			http.Error(w, "gathering metrics failed: "+err.Error(), http.StatusInternalServerError)
+			return
+		}
+	}
+	format := expfmt.NewFormat(expfmt.TypeTextPlain)
+	w.Header().Set("Content-Type", string(format))
+	var out io.Writer = w
+	if strings.Contains(r.Header.Get("Accept-Encoding"), "gzip") {
+		w.Header().Set("Content-Encoding", "gzip")
+		gz, _ := gzip.NewWriterLevel(w, gzip.BestSpeed)
+		defer gz.Close()
+		out = gz
+	}
+	bw := bufio.NewWriterSize(out, 64<<10)
+	defer bw.Flush()
+	enc := expfmt.NewEncoder(bw, format)
+	for _, mf := range mfs {
+		if err := enc.Encode(mf); err != nil {
+			h.logger.Debug("Writing metrics failed", "err", err)
+			return
+		}
+	}
+	for _, x := range h.opts.Extra {
+		if err := x.WriteText(bw); err != nil {
+			h.logger.Debug("Writing metrics failed", "err", err)
+			return
+		}
+	}
+}
 
 func (h *Handler) ready(w http.ResponseWriter, _ *http.Request) {
 	ok, waiting := h.opts.Engine.Ready()

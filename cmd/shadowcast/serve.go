@@ -167,7 +167,7 @@ func (f *serveFlags) run() int {
 		logger.Error("Building the engine failed", "err", err)
 		return 1
 	}
-	reg.MustRegister(shadow.NewCollector(engine, cfg.Global.ExternalLabels))
+	exposition := shadow.NewCollector(engine, cfg.Global.ExternalLabels)
 	thresholds := newThresholdCollector(cfg)
 	reg.MustRegister(thresholds)
 
@@ -200,6 +200,7 @@ func (f *serveFlags) run() int {
 		Gatherer: reg,
 		Reload:   reload,
 		Version:  version.Info(),
+		Extra:    []web.TextWriter{exposition},
 	}, reg, logger.With("component", "web"))
 	scaling.Routes(handler.Router())
 
