@@ -223,6 +223,7 @@ func TestHandlerStatusCodes(t *testing.T) {
 		{"wrong version", readTestdata(t, "version3.json"), testToken, http.StatusBadRequest, "version"},
 		{"forged resource", readTestdata(t, "forged.json"), testToken, http.StatusBadRequest, "unknown resource"},
 		{"no resource label", readTestdata(t, "unlabelled.json"), testToken, http.StatusBadRequest, "shadowcast_resource"},
+		{"action not allowed", bytes.Replace(firing, []byte(`"severity": "info",`), []byte(`"severity": "info", "shadowcast_action": "delete",`), 1), testToken, http.StatusBadRequest, `action \"delete\" is not allowed`},
 		{"resolved only", readTestdata(t, "resolved.json"), testToken, http.StatusOK, `"ignored":1`},
 		{"too large", append(firing, bytes.Repeat([]byte(" "), 5000)...), testToken, http.StatusRequestEntityTooLarge, "exceeds"},
 	}

@@ -47,8 +47,8 @@ type response struct {
 //
 //	202 at least one resource queued for evaluation
 //	200 nothing to do (duplicates, resolved alerts, resources already queued)
-//	400 bad JSON, wrong version, an alert naming an unknown resource, or no
-//	    alert naming a resource at all
+//	400 bad JSON, wrong version, an alert naming an unknown resource or an
+//	    action other than scale_up/scale_down, or no alert naming a resource
 //	401 missing or wrong bearer token
 //	413 body over the size limit
 //	503 queue full or shutting down (Alertmanager retries)
@@ -91,6 +91,11 @@ func (e *Engine) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			continue
 		}
 		named++
+		if act, ok := a.Labels[ActionLabel]; ok && act != RuleScaleUp && act != RuleScaleDown {
+			e.metrics.notifications.WithLabelValues(status, notifyRejected).Inc()
+			writeJSON(w, http.StatusBadRequest, response{Status: "error", Error: fmt.Sprintf("alerts[%d]: action %q is not allowed", i, act)})
+			return
+		}
 		if s.resources[name] == nil {
 			e.metrics.notifications.WithLabelValues(status, notifyRejected).Inc()
 			e.logger.Warn("Notification names an unknown resource", "group_key", msg.GroupKey, "alert", i, "resource", name)

@@ -15,6 +15,11 @@ const PayloadVersion = "4"
 // ResourceLabel is the alert label that selects a configured resource.
 const ResourceLabel = "shadowcast_resource"
 
+// ActionLabel, when an alert carries it, must name an allow-listed action
+// (RuleScaleUp or RuleScaleDown). The engine decides the direction itself
+// from the current forecast; the label only routes in Alertmanager.
+const ActionLabel = "shadowcast_action"
+
 // Message is the JSON body Alertmanager posts to a webhook receiver
 // (version 4). It mirrors the documented payload; unknown fields, which
 // newer Alertmanagers add (notification_reason, routeLabels), are ignored.
