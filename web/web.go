@@ -111,9 +111,19 @@ func (h *Handler) instrument(next http.Handler) http.Handler {
 		if rc := chi.RouteContext(r.Context()); rc != nil && rc.RoutePattern() != "" {
 			pattern = rc.RoutePattern()
 		}
-		h.requests.WithLabelValues(pattern, r.Method, strconv.Itoa(sw.code)).Inc()
+		h.requests.WithLabelValues(pattern, methodLabel(r.Method), strconv.Itoa(sw.code)).Inc()
 		h.duration.WithLabelValues(pattern).Observe(time.Since(start).Seconds())
 	})
+}
+
+// methodLabel bounds the method label to the standard methods.
+func methodLabel(m string) string {
+	switch m {
+	case http.MethodGet, http.MethodHead, http.MethodPost, http.MethodPut, http.MethodPatch,
+		http.MethodDelete, http.MethodOptions, http.MethodConnect, http.MethodTrace:
+		return m
+	}
+	return "other"
 }
 
 type statusWriter struct {
