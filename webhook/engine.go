@@ -430,7 +430,7 @@ func (e *Engine) Evaluate(ctx context.Context, name string, cause Cause) Decisio
 			st.lastChange = now
 			return finish()
 		}
-		conflict := false
+		conflict, wrote := false, false
 		for i, pool := range r.Pools {
 			if p.Target[i] == cur[i] {
 				continue
@@ -439,6 +439,7 @@ func (e *Engine) Evaluate(ctx context.Context, name string, cause Cause) Decisio
 			err := pool.Actuator.Write(ctx, obs[i], p.Target[i])
 			e.metrics.actuatorDuration.WithLabelValues("write").Observe(time.Since(t0).Seconds())
 			if err == nil {
+				wrote = true
 				continue
 			}
 			if IsConflict(err) {
@@ -450,7 +451,7 @@ func (e *Engine) Evaluate(ctx context.Context, name string, cause Cause) Decisio
 			}
 			d.Result, d.Error = ResultError, fmt.Sprintf("write pool %s: %v", pool.Name, err)
 			d.RetryAt = e.retry(s, st, name, now)
-			if i > 0 {
+			if wrote {
 				st.lastChange = now // earlier pools were changed
 			}
 			return finish()

@@ -570,3 +570,33 @@ func TestSamplesBoundRelease(t *testing.T) {
 		t.Fatalf("%+v units %d", d, f.act.units)
 	}
 }
+
+func TestEvaluateCheapestMix(t *testing.T) {
+	spot := &fakeActuator{units: 0}
+	f := newFixture(t, ModeEnforce, func(o *Options) {
+		o.Resources[0].Pools[0].CostPerUnitHour = 1
+		o.Resources[0].Pools = append(o.Resources[0].Pools,
+			Pool{Name: "checkout_spot", CapacityPerUnit: 100, Min: 0, Max: 4, CostPerUnitHour: 0.3, Actuator: spot})
+	})
+	f.act.units = 2
+	// Need 850: spot takes its max 4, on-demand the rest (5).
+	d := f.engine.Evaluate(context.Background(), "checkout", Cause{Reason: "test"})
+	if d.Result != ResultSuccess || f.act.units != 5 || spot.units != 4 || d.Plan.CostPerHour != 6.2 {
+		t.Fatalf("%+v; units %d + %d", d, f.act.units, spot.units)
+	}
+	if d.Pools[1] != "checkout_spot" || d.Current[1] != 0 || d.Plan.Target[1] != 4 {
+		t.Errorf("decision pools %v current %v target %v", d.Pools, d.Current, d.Plan.Target)
+	}
+
+	// A spot pool whose every write conflicts: re-read and re-decided each
+	// time, then result="conflict" with a retry scheduled.
+	f.reader.set("http_requests", shadowcast.Value{Point: 1000, Lower: 900, Upper: 1100, PeakUpper: 1150, Actual: 950})
+	f.act.units, spot.units = 2, 0
+	spot.readErr = nil
+	spot.beforeWrite = func(a *fakeActuator) { a.mu.Lock(); a.version += 100; a.mu.Unlock() } // every write conflicts
+	f.advance(time.Hour)
+	d = f.engine.Evaluate(context.Background(), "checkout", Cause{Reason: "test"})
+	if d.Result != ResultConflict || d.Conflicts != 4 || d.RetryAt.IsZero() {
+		t.Fatalf("%+v", d)
+	}
+}
