@@ -352,6 +352,18 @@ shadows:
 		return ok && math.Abs(v-live) < 1e-6
 	})
 	_ = lastActual
+	// The whole exposition passes promtool's lint.
+	resp, err := http.Get(scURL + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	check := exec.Command(promtool, "check", "metrics")
+	check.Stdin = resp.Body
+	if out, err := check.CombinedOutput(); err != nil {
+		t.Errorf("promtool check metrics: %v\n%s", err, out)
+	}
+	resp.Body.Close()
+
 	queriesBefore, _ := metricValue(scURL+"/metrics", "shadowcast_collector_queries_total", `result="success"`)
 	if queriesBefore < 2 {
 		t.Errorf("%v successful queries: want the backfill (2 chunks of ≤11,000 points) plus increments", queriesBefore)
