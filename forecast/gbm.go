@@ -38,7 +38,8 @@ type GBMOptions struct {
 	MinDataInLeaf int
 	// MinGain is the minimum loss reduction to split (default 0).
 	MinGain float64
-	// Lambda is the L2 regularisation of leaf values (default 1).
+	// Lambda is the L2 regularisation of leaf values (default 1; a negative
+	// value means 0).
 	Lambda float64
 	// MaxBins is the number of value bins per feature, at most 255
 	// (default 255). Bin 0 is reserved for missing values.

@@ -18,7 +18,10 @@ import (
 //	SHADOWCAST_M4_DIR=/work/shared/data/m4 go test ./forecast -run 'M4Hourly(GBM|Hybrid)' -v -timeout 60m
 //
 // SHADOWCAST_M4_STRIDE=k scores every k-th series only (default 1);
-// SHADOWCAST_GBM_OPTS is a JSON GBMForecastOptions for the GBM run. The
+// SHADOWCAST_GBM_OPTS is a JSON GBMForecastOptions for the GBM run,
+// SHADOWCAST_HYBRID_OPTS a JSON HybridOptions for the hybrid run, and
+// SHADOWCAST_M4_VALIDATION=1 scores the last 48 training values instead of
+// the test set (for tuning). The
 // hybrid run is TestM4HourlyHybrid in hybrid_m4_test.go.
 
 func loadM4Hourly(t *testing.T) (train, test [][]float64, stride int) {
@@ -61,8 +64,14 @@ func loadM4Hourly(t *testing.T) (train, test [][]float64, stride int) {
 		stride, _ = strconv.Atoi(v)
 		stride = max(stride, 1)
 	}
+	valid := os.Getenv("SHADOWCAST_M4_VALIDATION") == "1"
 	var tr, te [][]float64
 	for i := 0; i < len(train); i += stride {
+		if valid { // score the last 48 training values instead of the test set
+			r := train[i]
+			tr, te = append(tr, r[:len(r)-48]), append(te, r[len(r)-48:])
+			continue
+		}
 		tr, te = append(tr, train[i]), append(te, test[i])
 	}
 	return tr, te, stride

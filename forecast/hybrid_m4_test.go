@@ -1,6 +1,8 @@
 package forecast
 
 import (
+	"encoding/json"
+	"os"
 	"testing"
 	"time"
 )
@@ -8,9 +10,14 @@ import (
 func TestM4HourlyHybrid(t *testing.T) {
 	train, test, _ := loadM4Hourly(t)
 	spec := Spec{Horizon: 48, Level: 0.9, Seed: 1}
-	m := NewHybrid(HybridOptions{LSTM: LSTMOptions{
-		Hidden: 32, Seq: 48, Lookback: 168, Dense: 128, Steps: 3000, BatchSize: 64, LR: 2e-3, EvalEvery: 250, Patience: 4,
-	}})
+	var opts HybridOptions
+	if js := os.Getenv("SHADOWCAST_HYBRID_OPTS"); js != "" {
+		if err := json.Unmarshal([]byte(js), &opts); err != nil {
+			t.Fatal(err)
+		}
+	}
+	t.Logf("options %s", os.Getenv("SHADOWCAST_HYBRID_OPTS"))
+	m := NewHybrid(opts)
 	series := m4Series(train)
 	start := time.Now()
 	ps, err := m.FitGlobal(series, spec)
