@@ -149,7 +149,7 @@ func runSimulate(f simulateFlags, stdout io.Writer) error {
 		}
 	}
 	if f.svg != "" {
-		so := simulate.SVGOptions{Title: fmt.Sprintf("%s — load, ready capacity per policy, shadow band", f.trace)}
+		so := simulate.SVGOptions{Title: fmt.Sprintf("%s — load, ready capacity per policy, shadow band", filepath.Base(f.trace))}
 		if f.svgFrom != "" {
 			t, err := time.Parse(time.RFC3339, f.svgFrom)
 			if err != nil {
