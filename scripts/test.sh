@@ -19,6 +19,9 @@ install_kube
 install_grpcurl
 ls "$TOOLS"
 
+step "end to end scaling: load -> shadowcast -> Prometheus rules -> Alertmanager -> webhook -> kube-apiserver"
+bash scripts/e2e-scaling.sh
+
 step "start etcd + kube-apiserver on 127.0.0.1:16443"
 start_kube 16443 12379
 export SHADOWCAST_TEST_KUBECONFIG="$RUNDIR/kube-16443/kubeconfig"
