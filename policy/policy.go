@@ -32,6 +32,7 @@
 package policy
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
 	"math"
@@ -77,6 +78,14 @@ func ParseMode(s string) (Mode, error) {
 	return ModeOff, fmt.Errorf("unknown policy mode %q (want off, dry-run or active)", s)
 }
 
+// MarshalJSON renders the delay in seconds.
+func (a Arm) MarshalJSON() ([]byte, error) {
+	return json.Marshal(struct {
+		Headroom              float64 `json:"headroom"`
+		ScaleDownDelaySeconds float64 `json:"scale_down_delay_seconds"`
+	}{a.Headroom, a.ScaleDownDelay.Seconds()})
+}
+
 // Arm is one action: provision the forecast point plus Headroom × the
 // margin of the upper bound above it (point + Headroom·(upper − point);
 // 1 is the upper bound, 0 the point), and keep capacity for
@@ -105,17 +114,17 @@ func DefaultArms() []Arm {
 // Context is what the policy sees when it chooses.
 type Context struct {
 	// Time of the decision; its hour of day (in Time's location) is bucketed.
-	Time time.Time
+	Time time.Time `json:"time"`
 	// Uncertainty is the relative width of the forecast above the point at
 	// the lead horizon: (upper − point) / point.
-	Uncertainty float64
+	Uncertainty float64 `json:"uncertainty"`
 	// Trend is the relative change the forecast expects over the lead
 	// horizon: (peak point − current) / current.
-	Trend float64
+	Trend float64 `json:"trend"`
 	// Recent is the share of the previous epoch's time that was
 	// under-provisioned (the feedback of the last decision): bursts
 	// cluster in time.
-	Recent float64
+	Recent float64 `json:"recent_under_provisioned_ratio"`
 }
 
 // Options configures New. Zero values take the defaults.
@@ -208,28 +217,35 @@ func (s stats) variance() float64 {
 
 // ArmValue is the policy's belief about one arm in one context.
 type ArmValue struct {
-	Arm      Arm
-	Expected float64 // posterior mean reward
-	StdDev   float64 // posterior standard deviation of the mean
-	Visits   int     // epochs this arm was tried in this context
+	Arm      Arm     `json:"arm"`
+	Expected float64 `json:"expected_reward"` // posterior mean reward
+	StdDev   float64 `json:"stddev"`          // posterior standard deviation of the mean
+	Visits   int     `json:"visits"`          // epochs this arm was tried in this context
 }
 
-// Decision is one explained choice.
+// Decision is one explained choice. It marshals to JSON (for an API
+// such as /api/v1/decisions).
 type Decision struct {
-	At       time.Time
-	Context  Context
-	Bucket   string // the context bucket, e.g. "hour=06-12,uncertainty=low,trend=rising"
-	ArmIndex int
-	Arm      Arm
+	At       time.Time `json:"at"`
+	Context  Context   `json:"context"`
+	Bucket   string    `json:"bucket"` // the context bucket, e.g. "hour=06-12,uncertainty=low,trend=rising,recent=calm"
+	ArmIndex int       `json:"arm_index"`
+	Arm      Arm       `json:"arm"`
 	// Expected is the posterior mean reward of the chosen arm.
-	Expected float64
-	// Sampled is the Thompson draw that won (NaN for greedy choices).
-	Sampled float64
+	Expected float64 `json:"expected_reward"`
+	// Greedy is true when the arm was chosen by its posterior mean (Best);
+	// false when drawn by Thompson sampling (Choose).
+	Greedy bool `json:"greedy"`
+	// Sampled is the Thompson draw that won (equal to Expected for greedy
+	// choices).
+	Sampled float64 `json:"sampled_reward"`
 	// Explored is true when the chosen arm is not the one with the best
 	// posterior mean (the sample favoured a less-known arm).
-	Explored bool
+	Explored bool `json:"explored"`
 	// Alternatives lists every arm's posterior in this context.
-	Alternatives []ArmValue
+	Alternatives []ArmValue `json:"alternatives"`
+	// Explanation is Explain() at the time of the choice.
+	Explanation string `json:"explanation"`
 }
 
 // Explain renders the decision as one line for logs and the API.
@@ -384,11 +400,13 @@ func (p *Policy) Choose(c Context) Decision {
 			best, bestDraw = i, draw
 		}
 	}
-	return Decision{
+	d := Decision{
 		At: c.Time, Context: c, Bucket: name,
 		ArmIndex: best, Arm: p.opts.Arms[best], Expected: alts[best].Expected,
 		Sampled: bestDraw, Explored: best != greedy, Alternatives: alts,
 	}
+	d.Explanation = d.Explain()
+	return d
 }
 
 // Best returns the arm with the highest posterior mean (to exploit, e.g.
@@ -399,11 +417,13 @@ func (p *Policy) Best(c Context) Decision {
 	b, name := p.bucket(c)
 	alts := p.alternatives(b)
 	best := bestMean(alts)
-	return Decision{
+	d := Decision{
 		At: c.Time, Context: c, Bucket: name,
 		ArmIndex: best, Arm: p.opts.Arms[best], Expected: alts[best].Expected,
-		Sampled: math.NaN(), Alternatives: alts,
+		Greedy: true, Sampled: alts[best].Expected, Alternatives: alts,
 	}
+	d.Explanation = d.Explain()
+	return d
 }
 
 // Reward returns −Cost − λ·Violation.

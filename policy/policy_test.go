@@ -2,6 +2,7 @@ package policy
 
 import (
 	"bytes"
+	"encoding/json"
 	"errors"
 	"math/rand/v2"
 	"strings"
@@ -180,5 +181,27 @@ func TestOptionsErrors(t *testing.T) {
 		if _, err := New(o); err == nil {
 			t.Errorf("New(%+v) succeeded", o)
 		}
+	}
+}
+
+func TestDecisionJSON(t *testing.T) {
+	p, _ := New(Options{Arms: []Arm{{0.5, 90 * time.Second}, {1, time.Minute}}, Seed: 3})
+	c := Context{Time: noon, Uncertainty: 0.2}
+	for _, d := range []Decision{p.Choose(c), p.Best(c)} {
+		b, err := json.Marshal(d)
+		if err != nil {
+			t.Fatalf("marshal %+v: %v", d, err)
+		}
+		var back map[string]any
+		if err := json.Unmarshal(b, &back); err != nil {
+			t.Fatal(err)
+		}
+		arm := back["arm"].(map[string]any)
+		if _, ok := arm["scale_down_delay_seconds"]; !ok || back["explanation"] == "" || len(back["alternatives"].([]any)) != 2 {
+			t.Errorf("decision JSON %s", b)
+		}
+	}
+	if !p.Best(c).Greedy || p.Choose(c).Greedy {
+		t.Error("Greedy flag wrong")
 	}
 }
