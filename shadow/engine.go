@@ -44,12 +44,11 @@ type Store interface {
 
 // Models builds the forecasting models the engine trains.
 type Models interface {
-	// New returns the model called name (a config model name other than
-	// "auto") for a series with the given step.
+	// New returns the model called name (a config model name) for a series
+	// with the given step. A model named forecast.NameAuto selects among
+	// candidates by backtest on the series' own history; its forecasts
+	// carry the name of the model that won.
 	New(name string, step time.Duration) (forecast.Model, error)
-	// Auto chooses a model for s among the candidates for step, by
-	// backtest on the series' own recent history.
-	Auto(s forecast.Series, spec forecast.Spec) (forecast.Model, error)
 	// Fallback returns the baseline served when the chosen model fails.
 	Fallback(step time.Duration) forecast.Model
 	// ColdStart returns the model served while history is too short.

@@ -86,20 +86,17 @@ type testModels struct{}
 
 func (testModels) New(name string, step time.Duration) (forecast.Model, error) {
 	switch name {
+	case "auto":
+		return forecast.NewAuto([]forecast.Model{
+			forecast.NewSeasonalNaive(forecast.SeasonalNaiveOptions{}),
+			forecast.NewHoltWinters(forecast.HoltWintersOptions{}),
+		}, forecast.SelectOptions{}), nil
 	case "seasonal_naive":
 		return forecast.NewSeasonalNaive(forecast.SeasonalNaiveOptions{}), nil
 	case "broken":
 		return brokenModel{}, nil
 	}
 	return nil, fmt.Errorf("unknown model %q", name)
-}
-
-func (testModels) Auto(s forecast.Series, spec forecast.Spec) (forecast.Model, error) {
-	best, _, err := forecast.Select([]forecast.Model{
-		forecast.NewSeasonalNaive(forecast.SeasonalNaiveOptions{}),
-		forecast.NewHoltWinters(forecast.HoltWintersOptions{}),
-	}, s, spec, forecast.SelectOptions{})
-	return best, err
 }
 
 func (testModels) Fallback(time.Duration) forecast.Model {

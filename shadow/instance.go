@@ -328,6 +328,9 @@ func (e *Engine) forecastInstance(s *shadowState, inst *instance) {
 		s.logger.Warn("Prediction failed; a baseline serves", "instance", inst.key, "model", model, "err", err)
 		model, reason = m.Name(), ReasonFallback
 	}
+	if fc.Model != "" {
+		model = fc.Model // e.g. the candidate an auto model selected
+	}
 	e.publishForecast(s, inst, gen, &published{
 		fc:         fc,
 		horizons:   so.Horizons,
@@ -388,11 +391,11 @@ func (e *Engine) trainInstance(s *shadowState, inst *instance, series forecast.S
 		// The forecast no longer describes the series: a baseline serves
 		// until the next scheduled training tries the chosen model again.
 		m = e.opts.Models.Fallback(so.Step)
-	case so.Model == "auto":
-		reason = ReasonSelected
-		m, err = e.opts.Models.Auto(series, spec)
 	default:
 		m, err = e.opts.Models.New(so.Model, so.Step)
+		if err == nil && m.Name() == forecast.NameAuto {
+			reason = ReasonSelected
+		}
 	}
 	if early != "" {
 		reason = early

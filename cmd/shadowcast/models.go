@@ -11,39 +11,47 @@ import (
 // models maps config model names to forecast models for the engine.
 type models struct{}
 
+// minImprovement is how much better (relative MASE) a later candidate must
+// be than the earlier ones to be selected: baselines come first, so a more
+// complex model serves only where it clearly beats them.
+const minImprovement = 0.05
+
 // New returns the model named in config.
-func (models) New(name string, step time.Duration) (forecast.Model, error) {
+//
+//   - auto: the better of seasonal naive and damped Holt-Winters, per
+//     instance, by rolling-origin backtest on the instance's own history.
+//   - hybrid, lstm, gbm: the same selection with that model as the last
+//     candidate, so it serves an instance only when it beats the baselines
+//     there (model_info names the winner).
+//   - seasonal_naive, holt_winters: that model.
+func (m models) New(name string, step time.Duration) (forecast.Model, error) {
 	switch name {
+	case config.ModelAuto:
+		return forecast.NewAuto(m.baselines(), forecast.SelectOptions{MinImprovement: minImprovement}), nil
 	case config.ModelSeasonalNaive:
 		return forecast.NewSeasonalNaive(forecast.SeasonalNaiveOptions{}), nil
 	case config.ModelHoltWinters:
 		return forecast.NewHoltWinters(forecast.HoltWintersOptions{}), nil
+	case config.ModelLSTM:
+		return m.gated(forecast.NewLSTM(forecast.LSTMOptions{})), nil
+	case config.ModelGBM:
+		return m.gated(forecast.NewGBM(forecast.GBMForecastOptions{})), nil
+	case config.ModelHybrid:
+		return m.gated(forecast.NewHybrid(forecast.HybridOptions{})), nil
 	}
 	return nil, fmt.Errorf("model %q is not available", name)
 }
 
-// candidates are the models "auto" chooses among, in order of preference
-// (simplest first: a later one must clearly beat the earlier ones).
-func (m models) candidates() []forecast.Model {
+func (models) baselines() []forecast.Model {
 	return []forecast.Model{
 		forecast.NewSeasonalNaive(forecast.SeasonalNaiveOptions{}),
 		forecast.NewHoltWinters(forecast.HoltWintersOptions{}),
 	}
 }
 
-// Auto picks the best candidate by rolling-origin backtest on s.
-func (m models) Auto(s forecast.Series, spec forecast.Spec) (forecast.Model, error) {
-	var fits []forecast.Model
-	for _, c := range m.candidates() {
-		if forecast.MinHistory(c, s.Step) <= countValid(s.Values) {
-			fits = append(fits, c)
-		}
-	}
-	if len(fits) == 0 {
-		return m.Fallback(s.Step), nil
-	}
-	best, _, err := forecast.Select(fits, s, spec, forecast.SelectOptions{MinImprovement: 0.05})
-	return best, err
+// gated lets a learned model serve only where it beats the baselines.
+func (m models) gated(learned forecast.Model) forecast.Model {
+	return forecast.NewAuto(append(m.baselines(), learned), forecast.SelectOptions{MinImprovement: minImprovement})
 }
 
 // Fallback is the baseline served when the chosen model fails.
@@ -59,14 +67,4 @@ func (models) ColdStart(time.Duration) forecast.Model {
 // MinHistory is what the fallback baseline needs.
 func (m models) MinHistory(step time.Duration) int {
 	return forecast.MinHistory(m.Fallback(step), step)
-}
-
-func countValid(v []float64) int {
-	n := 0
-	for _, x := range v {
-		if x == x {
-			n++
-		}
-	}
-	return n
 }
