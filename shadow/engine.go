@@ -36,6 +36,11 @@ type Source interface {
 	Now() time.Time
 }
 
+// EventSource supplies known events for a shadow (past and future).
+type EventSource interface {
+	Events(shadow string) []forecast.Event
+}
+
 // Store keeps raw history across restarts (collector.Store satisfies it).
 type Store interface {
 	Append(ctx context.Context, shadow string, series []collector.Series) error
@@ -65,6 +70,9 @@ type Options struct {
 	Store Store
 	// Events known to every shadow (per-shadow events in ShadowOptions).
 	Events []forecast.Event
+	// EventSource, when set, adds dynamic events (iCal files, the events
+	// API, PromQL series) at every forecast.
+	EventSource EventSource
 	// TrainWorkers bounds concurrent trainings (default GOMAXPROCS).
 	TrainWorkers int
 	// ShardIndex and ShardTotal split instances across replicas by a

@@ -96,6 +96,11 @@ func (c *Collector) Collect(ch chan<- prometheus.Metric) {
 // the call.
 type sampleFunc func(metric string, names, values []string, v float64)
 
+// Visit calls fn for every sample the exposition would serve now (e.g. to
+// remote-write the shadows). names and values are only valid during the
+// call.
+func (c *Collector) Visit(fn func(metric string, names, values []string, v float64)) { c.each(fn) }
+
 // each calls fn for every exposed sample.
 func (c *Collector) each(fn sampleFunc) {
 	for _, s := range c.e.list() {

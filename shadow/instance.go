@@ -271,7 +271,7 @@ func (e *Engine) forecastInstance(s *shadowState, inst *instance) {
 	spec := forecast.Spec{
 		Horizon: int(so.Horizons[len(so.Horizons)-1] / so.Step),
 		Level:   so.Confidence,
-		Events:  append(append([]forecast.Event(nil), e.opts.Events...), so.Events...),
+		Events:  e.events(so),
 		Seed:    inst.seed,
 	}
 	valid := 0
@@ -429,6 +429,16 @@ func (e *Engine) trainInstance(s *shadowState, inst *instance, series forecast.S
 	inst.trainedData = series.End()
 	inst.mu.Unlock()
 	e.forecastInstance(s, inst)
+}
+
+// events returns the events known for a shadow: static ones from the
+// options and dynamic ones from the EventSource.
+func (e *Engine) events(so ShadowOptions) []forecast.Event {
+	ev := append(append([]forecast.Event(nil), e.opts.Events...), so.Events...)
+	if e.opts.EventSource != nil {
+		ev = append(ev, e.opts.EventSource.Events(so.Name)...)
+	}
+	return ev
 }
 
 func finite(fc forecast.Forecast) bool {
