@@ -339,10 +339,17 @@ func Replay(f *Forecasts, opts Options) (*Result, error) {
 		return nil, err
 	}
 	for range opts.Passes {
-		lc := &learnedCtl{env: env, pol: pol, epoch: epoch, train: true, until: evalStart}
-		env.run(lc, lc, evalStart)
+		lc, err := newLearnedCtl(env, pol, epoch, true)
+		if err != nil {
+			return nil, err
+		}
+		env.run(lc, lc, evalStart) // stops at the evaluation part: no outcome from it is learned
 	}
-	lc := &learnedCtl{env: env, pol: pol, epoch: epoch, chosen: map[string]int{}}
+	lc, err := newLearnedCtl(env, pol, epoch, false)
+	if err != nil {
+		return nil, err
+	}
+	lc.chosen = map[string]int{}
 	learned := env.run(lc, lc, n)
 	oracle := env.run(&oracleCtl{env: env}, nil, n)
 
@@ -761,117 +768,68 @@ func (c *oracleCtl) target(i, _ int) (int, bool) {
 }
 
 // learnedCtl is the predictive controller whose headroom and scale-down
-// delay come from the learned policy, one decision per epoch.
+// delay come from the learned policy, one decision per epoch, run by a
+// policy.Learner (the same code the engine runs online).
 type learnedCtl struct {
-	env   *env
-	pol   *policy.Policy
-	epoch int
-	train bool // explore and learn (Thompson sampling) instead of exploiting
-	until int  // when training, stop learning at this step
-
-	pred     predictiveCtl
-	decision policy.Decision
-	has      bool // a decision is in force
-	learning bool // the decision in force learns from its epoch
-
-	// pending are learning decisions waiting for their outcome: a
-	// decision made at step i is credited with steps [i+d, i+d+epoch),
-	// the steps whose ready capacity it controls.
-	pending []pendingOutcome
-	// recentUnder/recentSteps accumulate the current epoch's steps for
-	// the next context's Recent.
-	recentUnder, recentSteps int
+	env     *env
+	learner *policy.Learner
+	pred    predictiveCtl
 
 	chosen   map[string]int
 	examples []string
 }
 
+func newLearnedCtl(e *env, pol *policy.Policy, epoch int, explore bool) (*learnedCtl, error) {
+	l, err := policy.NewLearner(pol, policy.LearnerOptions{
+		Epoch: time.Duration(epoch) * e.s.Step, Step: e.s.Step, Delay: time.Duration(e.d) * e.s.Step, Explore: explore,
+	})
+	if err != nil {
+		return nil, err
+	}
+	return &learnedCtl{env: e, learner: l, pred: predictiveCtl{env: e}}, nil
+}
+
 func (c *learnedCtl) target(i, cur int) (int, bool) {
 	e := c.env
-	if c.pred.env == nil {
-		c.pred.env = e
+	ctx := policy.Context{Time: e.s.TimeAt(i)}
+	if e.sh.ok[i] {
+		ctx.Uncertainty = e.sh.uncertainty(i)
+		if obs := e.observed(i); obs > 0 {
+			ctx.Trend = (e.sh.peakPoint[i] - obs) / obs
+		}
 	}
-	if i%c.epoch == 0 || !c.has {
-		ctx := policy.Context{Time: e.s.TimeAt(i)}
-		if c.recentSteps > 0 {
-			ctx.Recent = float64(c.recentUnder) / float64(c.recentSteps)
+	d, fresh := c.learner.Decide(ctx)
+	if fresh && i >= e.evalStart && c.chosen != nil {
+		c.chosen[d.Arm.String()]++
+		if len(c.examples) < 5 && len(c.chosen) > 0 && sumCounts(c.chosen)%97 == 1 {
+			c.examples = append(c.examples, e.s.TimeAt(i).Format(time.RFC3339)+" "+d.Explain())
 		}
-		c.recentUnder, c.recentSteps = 0, 0
-		if e.sh.ok[i] {
-			ctx.Uncertainty = e.sh.uncertainty(i)
-			if obs := e.observed(i); obs > 0 {
-				ctx.Trend = (e.sh.peakPoint[i] - obs) / obs
-			}
-		}
-		c.learning = c.train && i < c.until
-		if c.learning {
-			c.decision = c.pol.Choose(ctx)
-			c.pending = append(c.pending, pendingOutcome{d: c.decision, from: i + e.d, to: i + e.d + c.epoch})
-		} else {
-			c.decision = c.pol.Best(ctx)
-			if i >= e.evalStart && c.chosen != nil {
-				c.chosen[c.decision.Arm.String()]++
-				if len(c.examples) < 5 && (i/c.epoch)%97 == 0 {
-					c.examples = append(c.examples, e.s.TimeAt(i).Format(time.RFC3339)+" "+c.decision.Explain())
-				}
-			}
-		}
-		c.has = true
 	}
-	rec, ok := c.pred.recommend(i, cur, c.decision.Arm.Headroom)
+	rec, ok := c.pred.recommend(i, cur, d.Arm.Headroom)
 	if !ok {
 		return 0, false
 	}
-	return c.pred.stab.push(i, rec, max(steps(c.decision.Arm.ScaleDownDelay, e.s.Step), 1)), true
+	return c.pred.stab.push(i, rec, max(steps(d.Arm.ScaleDownDelay, e.s.Step), 1)), true
 }
 
-// pendingOutcome accumulates the outcome of one learning decision.
-type pendingOutcome struct {
-	d                          policy.Decision
-	from, to                   int // credited steps [from, to)
-	paid, needed, under, steps int
-	unserved, demand           float64
+func sumCounts(m map[string]int) int {
+	n := 0
+	for _, v := range m {
+		n += v
+	}
+	return n
 }
 
 func (c *learnedCtl) step(i, paid, need int, load, capacity float64) {
 	if math.IsNaN(load) {
 		return
 	}
-	c.recentSteps++
+	st := policy.Step{At: c.env.s.TimeAt(i), Paid: float64(paid), Needed: float64(need), Demand: load}
 	if load > capacity {
-		c.recentUnder++
+		st.Violated = true
+		st.Unserved = load - capacity
 	}
-	for k := range c.pending {
-		p := &c.pending[k]
-		if i < p.from || i >= p.to {
-			continue
-		}
-		p.paid += paid
-		p.needed += max(need, 1)
-		p.steps++
-		p.demand += load
-		if load > capacity {
-			p.under++
-			p.unserved += load - capacity
-		}
-	}
-	// Learn from decisions whose credited steps are complete.
-	done := 0
-	for _, p := range c.pending {
-		if i < p.to-1 {
-			break
-		}
-		done++
-		if p.steps == 0 {
-			continue
-		}
-		o := policy.Outcome{Cost: float64(p.paid) / float64(p.needed), Violation: float64(p.under) / float64(p.steps)}
-		if p.demand > 0 {
-			o.Violation += p.unserved / p.demand
-		}
-		c.pol.Update(p.d, o)
-	}
-	c.pending = c.pending[done:]
+	c.learner.Observe(st)
 }
 
 // PolicyState writes the trained policy's state (see policy.Policy.WriteTo).
