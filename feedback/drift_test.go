@@ -157,3 +157,50 @@ func TestTrackerDrift(t *testing.T) {
 		t.Error("drift still set after ResetDrift")
 	}
 }
+
+// TestPageHinkleyAutocorrelation measures why the tracker thins the errors
+// it feeds the detector: AR(1) errors with φ = 0.8 (typical of overlapping
+// multi-step forecasts) false-alarm often; keeping every fifth error
+// (φ⁵ ≈ 0.33) brings the rate back down.
+func TestPageHinkleyAutocorrelation(t *testing.T) {
+	o := defaultPH()
+	rate := func(phi float64, every int) float64 {
+		alarms := 0
+		const runs, n = 200, 5000
+		for run := range runs {
+			r := rand.New(rand.NewPCG(uint64(run), 9))
+			var ph PageHinkley
+			e := 0.0
+			for i := range n * every {
+				e = phi*e + math.Sqrt(1-phi*phi)*r.NormFloat64()
+				if i%every == 0 && ph.Add(math.Abs(e)/(2/math.SqrtPi), o) {
+					alarms++
+					break
+				}
+			}
+		}
+		return float64(alarms) / runs
+	}
+	raw, thinned := rate(0.8, 1), rate(0.8, 5)
+	t.Logf("false alarms in 5000 samples, AR(1) φ=0.8: every error %.0f%%, every fifth %.1f%%", 100*raw, 100*thinned)
+	if raw < 0.5 || thinned > 0.02 {
+		t.Errorf("false-alarm rates %.3f (raw) and %.3f (thinned), want ≥ 0.5 and ≤ 0.02", raw, thinned)
+	}
+}
+
+func TestTrackerDriftSpacing(t *testing.T) {
+	for _, tc := range []struct {
+		spacing time.Duration
+		want    int
+	}{{0, 20}, {-1, 100}, {10 * time.Minute, 10}} {
+		tr, _ := NewTracker(TrackerOptions{Step: time.Minute, Season: 2 * time.Minute, DriftSpacing: tc.spacing})
+		tr.SetScale("k", 1)
+		for i := range 100 {
+			tr.Record("k", 5*time.Minute, at(i), 1, 0, 2)
+			tr.Observe("k", at(i+5), 1)
+		}
+		if got := tr.keys["k"].Horizons[5*time.Minute].PH.N; got != tc.want {
+			t.Errorf("spacing %v: %d errors fed to the detector, want %d", tc.spacing, got, tc.want)
+		}
+	}
+}
