@@ -32,8 +32,8 @@ import (
 // m4LSTMOptions are the settings chosen on the validation protocol.
 func m4LSTMOptions() LSTMOptions {
 	return LSTMOptions{
-		Hidden: 32, Seq: 48, Lookback: 168, Dense: 128,
-		Steps: 3000, BatchSize: 64, LR: 2e-3, EvalEvery: 250, Patience: 4,
+		Hidden: 16, Seq: 24, Lookback: 168, Dense: 256, Residual: true,
+		Steps: 20000, BatchSize: 64, LR: 2e-3, EvalEvery: 1000, Patience: 4,
 	}
 }
 
