@@ -10,8 +10,8 @@ import (
 type lstmData struct {
 	vals     [][]float64 // model-space values, gaps filled
 	train    []uint64    // packed (series << 32 | origin)
-	val      []uint64 // for early stopping (at most MaxValWindows)
-	valAll   []uint64 // every validation window, for calibration
+	val      []uint64    // for early stopping (at most MaxValWindows)
+	valAll   []uint64    // every validation window, for calibration
 	trainEnd []int
 }
 
