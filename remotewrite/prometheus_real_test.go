@@ -1,0 +1,174 @@
+package remotewrite
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"sort"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+	"github.com/prometheus/client_golang/api"
+	v1 "github.com/prometheus/client_golang/api/prometheus/v1"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/testutil"
+	"github.com/prometheus/common/model"
+)
+
+// realPromAddr is where the real-Prometheus test listens (this package's
+// port range is 19350-19374).
+const realPromAddr = "127.0.0.1:19350"
+
+// toolsDir mirrors scripts/components.sh: $TOOLS, else
+// ${XDG_CACHE_HOME:-~/.cache}/shadowcast/tools.
+func toolsDir() string {
+	if d := os.Getenv("TOOLS"); d != "" {
+		return d
+	}
+	cache := os.Getenv("XDG_CACHE_HOME")
+	if cache == "" {
+		home, _ := os.UserHomeDir()
+		cache = filepath.Join(home, ".cache")
+	}
+	return filepath.Join(cache, "shadowcast", "tools")
+}
+
+// startReceiver runs the real Prometheus with its remote-write receiver
+// enabled and returns its URL. It skips the test when the binary is
+// missing.
+func startReceiver(t *testing.T) string {
+	t.Helper()
+	bin := filepath.Join(toolsDir(), "prometheus")
+	if _, err := os.Stat(bin); err != nil {
+		t.Skipf("real Prometheus not installed at %s (run: . scripts/components.sh && install_prometheus)", bin)
+	}
+	if c, err := net.DialTimeout("tcp", realPromAddr, 200*time.Millisecond); err == nil {
+		c.Close()
+		t.Fatalf("%s is already in use", realPromAddr)
+	}
+	dir := t.TempDir()
+	cfgPath := filepath.Join(dir, "prometheus.yml")
+	if err := os.WriteFile(cfgPath, []byte("global:\n  evaluation_interval: 1s\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	logPath := filepath.Join(dir, "prometheus.log")
+	logf, err := os.Create(logPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	url := "http://" + realPromAddr
+	cmd := exec.Command(bin, "--config.file="+cfgPath, "--storage.tsdb.path="+filepath.Join(dir, "data"),
+		"--web.listen-address="+realPromAddr, "--web.enable-remote-write-receiver")
+	cmd.Stdout, cmd.Stderr = logf, logf
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		_ = cmd.Process.Kill()
+		_ = cmd.Wait()
+		logf.Close()
+		if t.Failed() {
+			b, _ := os.ReadFile(logPath)
+			t.Logf("prometheus log:\n%s", b)
+		}
+	})
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		resp, err := http.Get(url + "/-/ready")
+		if err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == http.StatusOK {
+				return url
+			}
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("prometheus not ready after 30s: %v", err)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+// TestRealPrometheus pushes shadows into a real Prometheus and reads them
+// back through its query API.
+func TestRealPrometheus(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts a real Prometheus; skipped with -short")
+	}
+	url := startReceiver(t)
+	reg := prometheus.NewRegistry()
+	now := time.Now().Add(-time.Second).Truncate(time.Millisecond)
+	w, err := New(Options{
+		Name:           "real",
+		URL:            url + "/api/v1/write",
+		ExternalLabels: map[string]string{"cluster": "eu"},
+		Clock:          func() time.Time { return now },
+	}, testSource(), reg, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := w.Collect(); n != 3 {
+		t.Fatalf("Collect() = %d, want 3", n)
+	}
+	if err := w.Drain(context.Background()); err != nil {
+		t.Fatalf("Drain: %v", err)
+	}
+	if got := counter(t, reg, "sent"); got != 3 {
+		t.Errorf("sent = %g, want 3", got)
+	}
+
+	client, err := api.NewClient(api.Config{Address: url})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	query := func(q string) []string {
+		t.Helper()
+		res, _, _, err := v1.NewAPI(client).Query(ctx, q, now)
+		if err != nil {
+			t.Fatalf("query %s: %v", q, err)
+		}
+		var out []string
+		for _, s := range res.(model.Vector) {
+			out = append(out, fmt.Sprintf("%s %g @%d", s.Metric, float64(s.Value), int64(s.Timestamp)))
+		}
+		sort.Strings(out)
+		return out
+	}
+	ms := now.UnixMilli()
+	got := query(`shadowcast_shadow{horizon="15m"}`)
+	want := []string{fmt.Sprintf(`shadowcast_shadow{cluster="eu", horizon="15m", job="api", shadow="http"} 120.5 @%d`, ms)}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("shadowcast_shadow read back (-want +got):\n%s", diff)
+	}
+	got = query(`{__name__=~"shadowcast_.*", shadow="http"}`)
+	want = []string{
+		fmt.Sprintf(`shadowcast_actual{cluster="eu", job="api", replica="b", shadow="http"} 99 @%d`, ms),
+		fmt.Sprintf(`shadowcast_shadow_upper{cluster="eu", horizon="15m", job="api", shadow="http"} 150 @%d`, ms),
+		fmt.Sprintf(`shadowcast_shadow{cluster="eu", horizon="15m", job="api", shadow="http"} 120.5 @%d`, ms),
+	}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("every series read back (-want +got):\n%s", diff)
+	}
+
+	// A sample older than the one stored is out of order for Prometheus:
+	// a 400 that must not be retried.
+	now = now.Add(-time.Minute)
+	w.Collect()
+	err = w.Drain(context.Background())
+	if err == nil {
+		t.Fatal("out-of-order samples accepted")
+	}
+	t.Logf("out-of-order write: %v", err)
+	if got := testutil.ToFloat64(w.retries); got != 0 {
+		t.Errorf("retries after a 4xx = %g, want 0", got)
+	}
+	if got := counter(t, reg, "failed"); got != 3 {
+		t.Errorf("failed = %g, want 3", got)
+	}
+}
