@@ -60,6 +60,9 @@ type Models interface {
 	ColdStart(step time.Duration) forecast.Model
 	// MinHistory is how many valid samples a non-cold-start model needs.
 	MinHistory(step time.Duration) int
+	// Restore decodes a persisted predictor; kind is its Go type as
+	// printed by %T (e.g. "*forecast.HybridPredictor").
+	Restore(kind string, data []byte) (forecast.Predictor, error)
 }
 
 // Options configures an Engine.

@@ -111,6 +111,14 @@ func (m testModels) MinHistory(step time.Duration) int {
 	return forecast.MinHistory(m.Fallback(step), step)
 }
 
+func (testModels) Restore(kind string, data []byte) (forecast.Predictor, error) {
+	if kind != "*shadow.savedPredictor" {
+		return nil, fmt.Errorf("unknown kind %q", kind)
+	}
+	p := &savedPredictor{}
+	return p, p.UnmarshalBinary(data)
+}
+
 type brokenModel struct{}
 
 func (brokenModel) Name() string { return "broken" }

@@ -2,6 +2,7 @@ package shadow
 
 import (
 	"bufio"
+	"bytes"
 	"errors"
 	"fmt"
 	"math"
@@ -67,38 +68,18 @@ func (e *Engine) loadTracker(s *shadowState) {
 	s.logger.Info("Restored forecast scores", "instances", len(s.tracker.Keys()))
 }
 
-// saveTracker writes a shadow's scores atomically (temporary file, fsync,
-// rename), so a crash leaves either the old or the new snapshot.
+// saveTracker writes a shadow's scores atomically, so a crash leaves either
+// the old or the new snapshot.
 func (e *Engine) saveTracker(s *shadowState) error {
 	path := e.statePath(s.opts.Name)
 	if path == "" {
 		return nil
 	}
-	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+	var b bytes.Buffer
+	if _, err := s.tracker.WriteTo(&b); err != nil {
 		return err
 	}
-	tmp, err := os.CreateTemp(filepath.Dir(path), ".feedback-*")
-	if err != nil {
-		return err
-	}
-	defer os.Remove(tmp.Name())
-	w := bufio.NewWriter(tmp)
-	if _, err := s.tracker.WriteTo(w); err != nil {
-		tmp.Close()
-		return err
-	}
-	if err := w.Flush(); err != nil {
-		tmp.Close()
-		return err
-	}
-	if err := tmp.Sync(); err != nil {
-		tmp.Close()
-		return err
-	}
-	if err := tmp.Close(); err != nil {
-		return err
-	}
-	return os.Rename(tmp.Name(), path)
+	return writeAtomic(path, b.Bytes())
 }
 
 // observe feeds new raw samples of an instance to the tracker. Samples at

@@ -78,24 +78,25 @@ type instance struct {
 	key    string
 	seed   int64
 
-	fmu         sync.Mutex // serialises forecastInstance (it reuses cc's buffer)
-	mu          sync.Mutex
-	raw         []collector.Sample // time-ordered, unique timestamps
-	pred        forecast.Predictor
-	model       string
-	reason      string
-	trainedAt   time.Time // wall clock of the last successful training
-	trainedData time.Time // data time the last training ended at
-	training    bool
-	gen         int // incremented when a newly trained model replaces pred
-	pub         *published
-	past        map[time.Duration]*pastRing // forecasts made, by horizon, for the plot
-	liveFrom    int64                       // samples after this (unix ms) are scored live
-	live        bool                        // liveFrom is set
-	backfilled  bool                        // past history was scored once
-	early       string                      // reason of a pending early retrain
-	cc          cleanCache                  // cleaned history window
-	dirty       bool                        // raw changed before its end: cc must be rebuilt
+	fmu          sync.Mutex // serialises forecastInstance (it reuses cc's buffer)
+	mu           sync.Mutex
+	raw          []collector.Sample // time-ordered, unique timestamps
+	pred         forecast.Predictor
+	model        string
+	reason       string
+	trainedAt    time.Time // wall clock of the last successful training
+	trainedData  time.Time // data time the last training ended at
+	training     bool
+	gen          int // incremented when a newly trained model replaces pred
+	pub          *published
+	past         map[time.Duration]*pastRing // forecasts made, by horizon, for the plot
+	liveFrom     int64                       // samples after this (unix ms) are scored live
+	live         bool                        // liveFrom is set
+	backfilled   bool                        // past history was scored once
+	early        string                      // reason of a pending early retrain
+	cc           cleanCache                  // cleaned history window
+	restoreTried bool                        // a persisted model was looked for (guarded by fmu)
+	dirty        bool                        // raw changed before its end: cc must be rebuilt
 }
 
 // startLive marks where live scoring starts: at the end of the first batch
@@ -249,6 +250,10 @@ func (e *Engine) forecastInstance(s *shadowState, inst *instance) {
 	so := s.opts
 	inst.fmu.Lock()
 	defer inst.fmu.Unlock()
+	if !inst.restoreTried {
+		inst.restoreTried = true
+		e.restoreModel(s, inst)
+	}
 	inst.mu.Lock()
 	if len(inst.raw) == 0 {
 		inst.mu.Unlock()
@@ -422,6 +427,13 @@ func (e *Engine) trainInstance(s *shadowState, inst *instance, series forecast.S
 	e.metrics.trainings.WithLabelValues(so.Name, "success").Inc()
 	s.tracker.ResetDrift(inst.key)
 	e.backfillScores(s, inst, m, series, spec)
+	if err := e.saveModel(s, inst, pred, modelHeader{
+		Shadow: so.Name, Instance: inst.key, Model: m.Name(), Reason: reason, Fingerprint: so.Fingerprint,
+		TrainedAt: e.opts.Now(), TrainedData: series.End(),
+	}); err != nil {
+		e.metrics.saveErrors.Inc()
+		s.logger.Warn("Persisting the trained model failed", "instance", inst.key, "err", err)
+	}
 	inst.mu.Lock()
 	inst.pred, inst.model, inst.reason = pred, m.Name(), reason
 	inst.gen++

@@ -11,6 +11,8 @@ type metrics struct {
 	trainings       *prometheus.CounterVec
 	trainDuration   *prometheus.HistogramVec
 	predictDuration prometheus.Histogram
+	restores        *prometheus.CounterVec
+	saveErrors      prometheus.Counter
 }
 
 func newMetrics(reg prometheus.Registerer) *metrics {
@@ -37,6 +39,14 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 			Name:    "shadowcast_prediction_duration_seconds",
 			Help:    "Time to predict every horizon of one shadow instance.",
 			Buckets: prometheus.ExponentialBuckets(0.00001, 4, 10),
+		}),
+		restores: f.NewCounterVec(prometheus.CounterOpts{
+			Name: "shadowcast_model_restores_total",
+			Help: "Persisted models read at start, by result (success, corrupt, stale, error); all but success retrain.",
+		}, []string{"result"}),
+		saveErrors: f.NewCounter(prometheus.CounterOpts{
+			Name: "shadowcast_model_save_errors_total",
+			Help: "Trained models that could not be persisted.",
 		}),
 	}
 }

@@ -68,3 +68,25 @@ func (models) ColdStart(time.Duration) forecast.Model {
 func (m models) MinHistory(step time.Duration) int {
 	return forecast.MinHistory(m.Fallback(step), step)
 }
+
+// Restore decodes a persisted predictor by its Go type.
+func (models) Restore(kind string, data []byte) (forecast.Predictor, error) {
+	var p interface {
+		forecast.Predictor
+		UnmarshalBinary([]byte) error
+	}
+	switch kind {
+	case "*forecast.LSTMPredictor":
+		p = &forecast.LSTMPredictor{}
+	case "*forecast.GBMPredictor":
+		p = &forecast.GBMPredictor{}
+	case "*forecast.HybridPredictor":
+		p = &forecast.HybridPredictor{}
+	default:
+		return nil, fmt.Errorf("no decoder for persisted %s", kind)
+	}
+	if err := p.UnmarshalBinary(data); err != nil {
+		return nil, err
+	}
+	return p, nil
+}
