@@ -3,6 +3,7 @@ package web
 import (
 	"bytes"
 	"compress/gzip"
+	"encoding/xml"
 	"errors"
 	"io"
 	"log/slog"
@@ -116,6 +117,33 @@ func TestEndpoints(t *testing.T) {
 		t.Errorf("unmatched 404s counted %v, want 1", got)
 	}
 	_ = reg
+}
+
+// The plot is well-formed XML (an SVG a browser renders).
+func TestPlotIsWellFormed(t *testing.T) {
+	h, _ := newTestHandler(t, &fakeEngine{}, nil)
+	rec := get(h, "GET", "/plot.svg?shadow=requests&instance=0&horizon=1m")
+	if ct := rec.Header().Get("Content-Type"); ct != "image/svg+xml" {
+		t.Errorf("content type %q", ct)
+	}
+	dec := xml.NewDecoder(bytes.NewReader(rec.Body.Bytes()))
+	paths := 0
+	for {
+		tok, err := dec.Token()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			t.Fatalf("not well-formed: %v\n%s", err, rec.Body.String())
+		}
+		if se, ok := tok.(xml.StartElement); ok && se.Name.Local == "path" {
+			paths++
+		}
+	}
+	// actual, past shadow, past band, current forecast, current band
+	if paths < 5 {
+		t.Errorf("%d paths drawn, want actual, shadow and bands:\n%s", paths, rec.Body.String())
+	}
 }
 
 func TestMetricsGzip(t *testing.T) {
