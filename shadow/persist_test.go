@@ -56,7 +56,9 @@ type savedModels struct {
 	fits *int
 }
 
-func (m savedModels) New(string, time.Duration) (forecast.Model, error) { return savedModel{m.fits}, nil }
+func (m savedModels) New(string, time.Duration) (forecast.Model, error) {
+	return savedModel{m.fits}, nil
+}
 
 func persistEngine(t *testing.T, src *fakeSource, dir string, fits *int, reg *prometheus.Registry) *Engine {
 	t.Helper()
