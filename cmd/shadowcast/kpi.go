@@ -1,0 +1,48 @@
+package main
+
+import (
+	"log/slog"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/shadowcast/shadowcast/config"
+	"github.com/shadowcast/shadowcast/kpi"
+)
+
+// newKPICollector returns the collector of the configured KPIs, registered
+// on reg, querying the top-level prometheus connection. With no KPI it
+// idles (a reload may add some). Run it with go c.Run(ctx); on reload call
+// c.Reload(kpiDefinitions(newCfg.KPIs)) (the connection is not reloaded).
+func newKPICollector(kpis []config.KPI, prom config.Prometheus, reg prometheus.Registerer, logger *slog.Logger) (*kpi.Collector, error) {
+	c, err := kpi.New(kpi.Options{
+		URL:        prom.URL,
+		Timeout:    time.Duration(prom.Timeout),
+		HTTPConfig: prom.HTTPConfig,
+		KPIs:       kpiDefinitions(kpis),
+	}, reg, logger)
+	if err != nil {
+		return nil, err
+	}
+	if len(kpis) > 0 {
+		logger.Info("KPI collection enabled", "kpis", len(kpis), "prometheus", prom.URL)
+	}
+	return c, nil
+}
+
+// kpiDefinitions translates the config entries.
+func kpiDefinitions(kpis []config.KPI) []kpi.Definition {
+	out := make([]kpi.Definition, 0, len(kpis))
+	for _, k := range kpis {
+		out = append(out, kpi.Definition{
+			Name:      k.Name,
+			Query:     k.Query,
+			Kind:      k.Kind,
+			Shadow:    k.Shadow,
+			Resource:  k.Resource,
+			Interval:  time.Duration(k.Interval),
+			MaxSeries: k.MaxSeries,
+		})
+	}
+	return out
+}
