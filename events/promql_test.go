@@ -104,7 +104,7 @@ func matrixJSON(series ...map[string]any) string {
 func seriesJSON(labels map[string]string, start time.Time, step time.Duration, vals ...float64) map[string]any {
 	var values [][2]any
 	for i, v := range vals {
-		values = append(values, [2]any{float64(start.Add(time.Duration(i)*step).Unix()), fmt.Sprint(v)})
+		values = append(values, [2]any{float64(start.Add(time.Duration(i) * step).Unix()), fmt.Sprint(v)})
 	}
 	return map[string]any{"metric": labels, "values": values}
 }
