@@ -20,6 +20,8 @@ import (
 	"github.com/prometheus/prometheus/prompb"
 
 	"github.com/shadowcast/shadowcast/config"
+	"github.com/shadowcast/shadowcast/remotewrite"
+	"github.com/shadowcast/shadowcast/shadow"
 )
 
 type oneSample struct{}
@@ -121,3 +123,6 @@ shadowcast_kpi{kind="utilisation",kpi="cpu",pool="a",resource="pool"} 0.8
 		t.Fatalf("idle collector: %v, %v", idle, err)
 	}
 }
+
+// The exposition is the source remote write snapshots.
+var _ remotewrite.Source = (*shadow.Collector)(nil)
