@@ -229,26 +229,40 @@ func (w *Writer) Run(ctx context.Context) {
 // stamped with the current time, labels sorted by name.
 func (w *Writer) Snapshot() []prompb.TimeSeries {
 	ts := w.opts.Clock().UnixMilli()
-	var out []prompb.TimeSeries
+	var (
+		out     []prompb.TimeSeries
+		labels  []prompb.Label  // arena the series' labels are cut from
+		samples []prompb.Sample // arena of the single samples
+	)
 	w.src.Visit(func(metric string, names, values []string, v float64) {
 		if !w.metrics[metric] || len(names) != len(values) {
 			return
 		}
-		ls := make([]prompb.Label, 0, len(names)+len(w.ext)+1)
+		n := len(names) + len(w.ext) + 1
+		if cap(labels)-len(labels) < n {
+			labels = make([]prompb.Label, 0, max(4096, n))
+		}
+		ls := labels[len(labels) : len(labels) : len(labels)+n]
 		ls = append(ls, prompb.Label{Name: "__name__", Value: metric})
-		for i, n := range names {
-			if values[i] != "" && n != "__name__" {
-				ls = append(ls, prompb.Label{Name: n, Value: values[i]})
+		for i, name := range names {
+			if values[i] != "" && name != "__name__" {
+				ls = append(ls, prompb.Label{Name: name, Value: values[i]})
 			}
 		}
+		own := len(ls)
 		for _, l := range w.ext {
-			if !slices.ContainsFunc(ls, func(x prompb.Label) bool { return x.Name == l.Name }) {
+			if !hasLabel(ls[:own], l.Name) {
 				ls = append(ls, l)
 			}
 		}
+		labels = labels[:len(labels)+len(ls)]
 		slices.SortStableFunc(ls, func(a, b prompb.Label) int { return strings.Compare(a.Name, b.Name) })
 		ls = slices.CompactFunc(ls, func(a, b prompb.Label) bool { return a.Name == b.Name })
-		out = append(out, prompb.TimeSeries{Labels: ls, Samples: []prompb.Sample{{Value: v, Timestamp: ts}}})
+		if len(samples) == cap(samples) {
+			samples = make([]prompb.Sample, 0, 4096)
+		}
+		samples = append(samples, prompb.Sample{Value: v, Timestamp: ts})
+		out = append(out, prompb.TimeSeries{Labels: ls, Samples: samples[len(samples)-1 : len(samples) : len(samples)]})
 	})
 	return out
 }
@@ -278,6 +292,15 @@ func (w *Writer) Collect() int {
 	default:
 	}
 	return total
+}
+
+func hasLabel(ls []prompb.Label, name string) bool {
+	for _, l := range ls {
+		if l.Name == name {
+			return true
+		}
+	}
+	return false
 }
 
 func (w *Writer) queuedLocked() int {
