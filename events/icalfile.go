@@ -59,6 +59,7 @@ type ICalFile struct {
 	logger   *slog.Logger
 
 	mu       sync.Mutex
+	initial  []Event // the last parsed events, published by SetSources
 	modTime  time.Time
 	size     int64
 	loadedAt time.Time
@@ -67,8 +68,10 @@ type ICalFile struct {
 
 var _ Source = (*ICalFile)(nil)
 
-// NewICalFile reads and parses the file once, publishing its events in r;
-// an unreadable or invalid file is an error.
+// NewICalFile reads and parses the file once; an unreadable or invalid file
+// is an error. Its events are published when the source is passed to
+// r.SetSources (so that a reload building several sources applies all or
+// none of them); later loads publish at once.
 func NewICalFile(opts ICalFileOptions, r *Registry, logger *slog.Logger) (*ICalFile, error) {
 	if opts.Interval <= 0 {
 		opts.Interval = DefaultICalInterval
@@ -89,10 +92,25 @@ func NewICalFile(opts ICalFileOptions, r *Registry, logger *slog.Logger) (*ICalF
 		logger = slog.New(slog.DiscardHandler)
 	}
 	f := &ICalFile{opts: opts, registry: r, logger: logger.With("source", SourceICal, "path", opts.Path)}
-	if _, err := f.Load(); err != nil {
-		return nil, err
+	now := opts.Now()
+	st, err := os.Stat(opts.Path)
+	if err != nil {
+		return nil, f.failed(fmt.Errorf("ical file: %w", err))
 	}
+	evs, err := f.parse(now)
+	if err != nil {
+		return nil, f.failed(err)
+	}
+	f.initial, f.modTime, f.size, f.loadedAt = evs, st.ModTime(), st.Size(), now
+	r.loaded(SourceICal, nil)
 	return f, nil
+}
+
+// initialEvents returns the last parsed events.
+func (f *ICalFile) initialEvents() []Event {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.initial
 }
 
 // ID returns "ical:" and the path.
@@ -130,7 +148,7 @@ func (f *ICalFile) Load() (bool, error) {
 	if err != nil {
 		return true, f.failed(err)
 	}
-	f.modTime, f.size, f.loadedAt, f.lastErr = st.ModTime(), st.Size(), now, ""
+	f.initial, f.modTime, f.size, f.loadedAt, f.lastErr = evs, st.ModTime(), st.Size(), now, ""
 	f.registry.Set(f.ID(), evs)
 	f.registry.loaded(SourceICal, nil)
 	f.logger.Debug("iCal file loaded", "events", len(evs))

@@ -32,6 +32,10 @@ func TestICalFileReload(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	if len(r.List()) != 0 {
+		t.Error("events published before SetSources")
+	}
+	r.SetSources([]Source{f})
 	list := r.List()
 	if len(list) != 1 || list[0].Name != "First" || list[0].Kind != "default_kind" || list[0].Origin != path ||
 		len(list[0].Shadows) != 1 || f.ID() != "ical:"+path {
@@ -87,6 +91,7 @@ func TestICalFileRefreshMovesWindow(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	r.SetSources([]Source{f})
 	first := func() time.Time { return r.List()[0].Start }
 	if n := len(r.List()); n != 4 || !first().Equal(utc("2026-12-29T00:00:00Z")) {
 		t.Errorf("window: %d events from %v", n, first())

@@ -120,15 +120,22 @@ func (r *Registry) Set(sourceID string, evs []Event) {
 	r.rebuildLocked()
 }
 
-// SetSources replaces the pollers Run runs. Events of sources whose ID is
-// no longer present are dropped (the API's are kept). Sources that already
-// loaded their events (NewICalFile does) must have called Set first.
+// initialLoader is a source that loaded its events before SetSources.
+type initialLoader interface{ initialEvents() []Event }
+
+// SetSources replaces the pollers Run runs, in one step: events of sources
+// whose ID is no longer present are dropped (the API's are kept), the
+// events an ICalFile parsed when built are published, and sources already
+// present keep their events until they next load.
 func (r *Registry) SetSources(srcs []Source) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	keep := map[string]bool{SourceAPI: true}
 	for _, s := range srcs {
 		keep[s.ID()] = true
+		if il, ok := s.(initialLoader); ok {
+			r.bySource[s.ID()] = slices.Clone(il.initialEvents())
+		}
 	}
 	for id := range r.bySource {
 		if !keep[id] {
