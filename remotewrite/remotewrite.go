@@ -195,7 +195,7 @@ func New(opts Options, src Source, reg prometheus.Registerer, logger *slog.Logge
 }
 
 // Run snapshots the source every interval and sends the snapshots until
-// ctx is done.
+// ctx is done, then spends at most one Timeout sending what is queued.
 func (w *Writer) Run(ctx context.Context) {
 	var wg sync.WaitGroup
 	wg.Add(1)
@@ -214,6 +214,13 @@ func (w *Writer) Run(ctx context.Context) {
 	defer func() {
 		t.Stop()
 		wg.Wait()
+		// Flush what is queued, within one request timeout, so a restart
+		// loses as little as possible.
+		fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), w.opts.Timeout)
+		defer cancel()
+		if err := w.Drain(fctx); err != nil {
+			w.logger.Warn("Remote write flush at shutdown failed", "err", err)
+		}
 	}()
 	for {
 		select {

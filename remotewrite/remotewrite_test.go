@@ -352,3 +352,18 @@ func TestNewErrors(t *testing.T) {
 		t.Error("New with a missing CA file succeeded")
 	}
 }
+
+func TestRunFlushesAtShutdown(t *testing.T) {
+	rcv := &receiver{t: t, codes: []int{204}}
+	srv := httptest.NewServer(rcv)
+	defer srv.Close()
+	reg := prometheus.NewRegistry()
+	w := newTestWriter(t, srv.URL, reg, func(o *Options) { o.Interval = time.Hour })
+	w.Collect()
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	w.Run(ctx) // returns at once, after the flush
+	if got := counter(t, reg, "sent"); got != 3 {
+		t.Errorf("sent at shutdown = %g, want 3", got)
+	}
+}
