@@ -64,6 +64,11 @@ type ICalFile struct {
 	size     int64
 	loadedAt time.Time
 	lastErr  string
+	// badMod and badSize identify the version of the file that last failed
+	// to parse: it is not parsed (nor counted) again until it changes.
+	badMod  time.Time
+	badSize int64
+	badErr  error
 }
 
 var _ Source = (*ICalFile)(nil)
@@ -144,10 +149,15 @@ func (f *ICalFile) Load() (bool, error) {
 	if !f.loadedAt.IsZero() && st.ModTime().Equal(f.modTime) && st.Size() == f.size && now.Sub(f.loadedAt) < f.opts.Refresh {
 		return false, nil
 	}
+	if f.badErr != nil && st.ModTime().Equal(f.badMod) && st.Size() == f.badSize {
+		return false, f.badErr
+	}
 	evs, err := f.parse(now)
 	if err != nil {
+		f.badMod, f.badSize, f.badErr = st.ModTime(), st.Size(), err
 		return true, f.failed(err)
 	}
+	f.badErr = nil
 	f.initial, f.modTime, f.size, f.loadedAt, f.lastErr = evs, st.ModTime(), st.Size(), now, ""
 	f.registry.Set(f.ID(), evs)
 	f.registry.loaded(SourceICal, nil)

@@ -57,6 +57,10 @@ func TestICalFileReload(t *testing.T) {
 	if list := r.List(); len(list) != 1 || list[0].Name != "First" {
 		t.Errorf("after a bad file: %+v", list)
 	}
+	// The same bad version is neither parsed nor counted again.
+	if reread, err := f.Load(); reread || err == nil {
+		t.Errorf("same bad file: reread=%v err=%v", reread, err)
+	}
 	if v := testutil.ToFloat64(r.metrics.loads.WithLabelValues(SourceICal, resultError)); v != 1 {
 		t.Errorf("error loads = %v", v)
 	}

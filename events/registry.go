@@ -61,6 +61,7 @@ type snapshot struct {
 	all      []forecast.Event            // events for every shadow
 	byShadow map[string][]forecast.Event // all + events restricted to the shadow
 	byID     map[string]int              // index in list
+	gen      uint64
 }
 
 // NewRegistry returns an empty registry.
@@ -97,6 +98,10 @@ func (r *Registry) Events(shadow string) []forecast.Event {
 	}
 	return s.all
 }
+
+// Generation changes whenever the served events may have changed (a
+// consumer can compare it to skip work when nothing changed).
+func (r *Registry) Generation() uint64 { return r.snap.Load().gen }
 
 // List returns every served event, sorted by start. The slice is shared:
 // callers must not modify it.
@@ -181,11 +186,21 @@ func (r *Registry) Run(ctx context.Context) {
 	}
 }
 
-// Prune drops events that aged out of Retention from the served snapshot.
+// Prune drops events that aged out of Retention from the served snapshot
+// (the snapshot and its generation stay when none did).
 func (r *Registry) Prune() {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	r.rebuildLocked()
+	if r.opts.Retention <= 0 {
+		return
+	}
+	cutoff := r.opts.Now().Add(-r.opts.Retention)
+	for _, e := range r.snap.Load().list {
+		if !e.End.After(cutoff) {
+			r.rebuildLocked()
+			return
+		}
+	}
 }
 
 func (r *Registry) rebuildLocked() {
@@ -226,7 +241,7 @@ func (r *Registry) rebuildLocked() {
 		return cmp.Or(a.Start.Compare(b.Start), a.End.Compare(b.End), cmp.Compare(a.ID, b.ID))
 	})
 
-	s := &snapshot{list: list, byShadow: map[string][]forecast.Event{}, byID: make(map[string]int, len(list))}
+	s := &snapshot{list: list, byShadow: map[string][]forecast.Event{}, byID: make(map[string]int, len(list)), gen: r.snap.Load().gen + 1}
 	counts := map[string]int{}
 	named := map[string]bool{}
 	for i, e := range list {

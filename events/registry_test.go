@@ -54,6 +54,20 @@ func TestRegistryMergeAndShadows(t *testing.T) {
 	if got := testutil.ToFloat64(r.metrics.events.WithLabelValues(SourceAPI)); got != 2 {
 		t.Errorf("api events gauge = %v, want 2", got)
 	}
+	// Prune keeps the snapshot until an event ages out.
+	gen := r.Generation()
+	r.Prune()
+	if r.Generation() != gen {
+		t.Error("a no-op prune changed the generation")
+	}
+	now = now.Add(26 * time.Hour) // "b" and "c" end more than a day ago
+	r.Prune()
+	if r.Generation() == gen || len(r.List()) != 1 {
+		t.Errorf("prune: generation %d -> %d, %d events", gen, r.Generation(), len(r.List()))
+	}
+	now = now.Add(-26 * time.Hour)
+	r.Set(SourceAPI, r.bySource[SourceAPI])
+
 	// Removing the iCal source drops its events, the API's stay.
 	r.SetSources(nil)
 	if diff := cmp.Diff([]string{"only-x", "all"}, names(r.Events("x"))); diff != "" {
