@@ -78,8 +78,19 @@ func (c *Config) validateKPIs(kpis []KPI) []error {
 	if len(kpis) > MaxKPIs {
 		add("kpis: %d configured, the limit is %d", len(kpis), MaxKPIs)
 	}
-	if err := validURL(c.Prometheus.URL); err != nil {
-		add("prometheus.url (needed by kpis): %v", err)
+	// Validate checks the connection already when a shadow reads from
+	// Prometheus; check it here only otherwise, to report each problem once.
+	shadowsNeedProm := false
+	for _, s := range c.Shadows {
+		shadowsNeedProm = shadowsNeedProm || s.Source.Prometheus != nil
+	}
+	if !shadowsNeedProm {
+		if err := validURL(c.Prometheus.URL); err != nil {
+			add("prometheus.url (needed by kpis): %v", err)
+		}
+		if err := c.Prometheus.HTTPConfig.Validate(); err != nil {
+			add("prometheus (needed by kpis): %v", err)
+		}
 	}
 	shadows := map[string]bool{}
 	for _, s := range c.Shadows {

@@ -45,6 +45,14 @@ func TestKPIValidation(t *testing.T) {
 		{"valid", nil, kpi(nil), nil},
 		{"none needs no prometheus", func(c *Config) { c.Prometheus.URL = "" }, nil, nil},
 		{"prometheus url", func(c *Config) { c.Prometheus.URL = "" }, kpi(nil), []string{"prometheus.url (needed by kpis): is required"}},
+		{"prometheus http config", func(c *Config) {
+			c.Prometheus.HTTPConfig.BearerToken, c.Prometheus.HTTPConfig.BearerTokenFile = "a", "/b"
+		}, kpi(nil), []string{
+			"prometheus (needed by kpis): at most one of bearer_token & bearer_token_file must be configured"}},
+		{"prometheus checked by Validate already", func(c *Config) {
+			c.Prometheus.URL = ""
+			c.Shadows[0].Source.Prometheus = &PrometheusSource{Query: "up"}
+		}, kpi(nil), nil},
 		{"name", nil, kpi(func(k *KPI) { k.Name = "p-99" }), []string{"kpis[0] (p-99): name must match ^[a-zA-Z_][a-zA-Z0-9_]*$"}},
 		{"no name", nil, kpi(func(k *KPI) { k.Name = "" }), []string{"kpis[0]: name is required"}},
 		{"duplicate", nil, append(kpi(nil), kpi(nil)...), []string{`kpis[1] (latency_p99): duplicate kpi name "latency_p99"`}},
