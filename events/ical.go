@@ -8,6 +8,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 )
 
@@ -293,7 +294,7 @@ func parseICalTime(cl contentLine, value string) (icalTime, error) {
 		}
 		value = strings.TrimSuffix(value, "Z")
 	} else if tzid != "" {
-		l, err := time.LoadLocation(tzid)
+		l, err := loadLocation(tzid)
 		if err != nil {
 			return icalTime{}, errAt(cl.line, "%s: unknown TZID %q (want an IANA time zone name): %v", cl.name, tzid, err)
 		}
@@ -304,6 +305,32 @@ func parseICalTime(cl contentLine, value string) (icalTime, error) {
 		return icalTime{}, errAt(cl.line, "%s: %q is not a DATE-TIME (YYYYMMDDTHHMMSS[Z])", cl.name, value)
 	}
 	return icalTime{t: t}, nil
+}
+
+// locations caches time.LoadLocation, which reads the zone database at
+// every call. It holds at most maxCachedZones zones.
+var locations struct {
+	sync.Mutex
+	m map[string]*time.Location
+}
+
+const maxCachedZones = 1000
+
+func loadLocation(name string) (*time.Location, error) {
+	locations.Lock()
+	defer locations.Unlock()
+	if l, ok := locations.m[name]; ok {
+		return l, nil
+	}
+	l, err := time.LoadLocation(name)
+	if err != nil {
+		return nil, err
+	}
+	if locations.m == nil || len(locations.m) >= maxCachedZones {
+		locations.m = map[string]*time.Location{}
+	}
+	locations.m[name] = l
+	return l, nil
 }
 
 // parseICalDuration parses an RFC 5545 duration: [+]P[nW] or

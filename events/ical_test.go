@@ -2,6 +2,7 @@ package events
 
 import (
 	"errors"
+	"fmt"
 	"os"
 	"strings"
 	"testing"
@@ -253,6 +254,25 @@ func TestParseICalDuration(t *testing.T) {
 	for _, in := range []string{"", "P", "PT", "1D", "P1H", "PT1D", "P1D1D", "PT1HT", "P1DT", "-P1D", "P1.5D"} {
 		if _, err := parseICalDuration(in); err == nil {
 			t.Errorf("%q: no error", in)
+		}
+	}
+}
+
+func BenchmarkParseICal1000(b *testing.B) {
+	var sb strings.Builder
+	sb.WriteString("BEGIN:VCALENDAR\r\n")
+	base := utc("2026-01-01T00:00:00Z")
+	for i := range 1000 {
+		fmt.Fprintf(&sb, "BEGIN:VEVENT\r\nUID:%d\r\nDTSTART;TZID=Europe/Paris:%s\r\nDURATION:PT2H\r\nSUMMARY:Event %d\r\nCATEGORIES:campaign\r\nEND:VEVENT\r\n",
+			i, base.Add(time.Duration(i)*time.Hour).Format("20060102T150405"), i)
+	}
+	sb.WriteString("END:VCALENDAR\r\n")
+	in := sb.String()
+	b.SetBytes(int64(len(in)))
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := ParseICal(strings.NewReader(in), ICalOptions{}); err != nil {
+			b.Fatal(err)
 		}
 	}
 }

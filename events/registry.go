@@ -57,11 +57,14 @@ type Registry struct {
 
 // snapshot is an immutable view served to readers.
 type snapshot struct {
-	list     []Event                     // every served event, by start
-	all      []forecast.Event            // events for every shadow
-	byShadow map[string][]forecast.Event // all + events restricted to the shadow
-	byID     map[string]int              // index in list
-	gen      uint64
+	list       []Event                     // every served event, by start
+	all        []forecast.Event            // events for every shadow
+	restricted map[string][]forecast.Event // events restricted to a shadow
+	byID       map[string]int              // index in list
+	gen        uint64
+	// merged caches all + restricted[shadow], built at the first call of
+	// Events for that shadow.
+	merged sync.Map
 }
 
 // NewRegistry returns an empty registry.
@@ -85,18 +88,35 @@ func NewRegistry(opts RegistryOptions, reg prometheus.Registerer, logger *slog.L
 		bySource: map[string][]Event{},
 		changed:  make(chan struct{}),
 	}
-	r.snap.Store(&snapshot{byShadow: map[string][]forecast.Event{}, byID: map[string]int{}})
+	r.snap.Store(&snapshot{restricted: map[string][]forecast.Event{}, byID: map[string]int{}})
 	return r
 }
 
-// Events returns the events known for a shadow, past and future. The slice
-// is shared: callers must not modify it.
+// Events returns the events known for a shadow, past and future, sorted by
+// start. The slice is shared: callers must not modify it. It allocates only
+// at the first call for a shadow with events of its own after a change.
 func (r *Registry) Events(shadow string) []forecast.Event {
 	s := r.snap.Load()
-	if ev, ok := s.byShadow[shadow]; ok {
-		return ev
+	own := s.restricted[shadow]
+	if len(own) == 0 {
+		return s.all
 	}
-	return s.all
+	if ev, ok := s.merged.Load(shadow); ok {
+		return ev.([]forecast.Event)
+	}
+	ev := make([]forecast.Event, 0, len(s.all)+len(own))
+	i, j := 0, 0
+	for i < len(s.all) || j < len(own) {
+		if j == len(own) || (i < len(s.all) && !own[j].Start.Before(s.all[i].Start)) {
+			ev = append(ev, s.all[i])
+			i++
+		} else {
+			ev = append(ev, own[j])
+			j++
+		}
+	}
+	actual, _ := s.merged.LoadOrStore(shadow, ev)
+	return actual.([]forecast.Event)
 }
 
 // Generation changes whenever the served events may have changed (a
@@ -241,9 +261,8 @@ func (r *Registry) rebuildLocked() {
 		return cmp.Or(a.Start.Compare(b.Start), a.End.Compare(b.End), cmp.Compare(a.ID, b.ID))
 	})
 
-	s := &snapshot{list: list, byShadow: map[string][]forecast.Event{}, byID: make(map[string]int, len(list)), gen: r.snap.Load().gen + 1}
+	s := &snapshot{list: list, restricted: map[string][]forecast.Event{}, byID: make(map[string]int, len(list)), gen: r.snap.Load().gen + 1}
 	counts := map[string]int{}
-	named := map[string]bool{}
 	for i, e := range list {
 		s.byID[e.ID] = i
 		counts[e.Source]++
@@ -251,17 +270,8 @@ func (r *Registry) rebuildLocked() {
 			s.all = append(s.all, e.Forecast())
 		}
 		for _, sh := range e.Shadows {
-			named[sh] = true
+			s.restricted[sh] = append(s.restricted[sh], e.Forecast())
 		}
-	}
-	for sh := range named {
-		var ev []forecast.Event
-		for _, e := range list {
-			if e.AppliesTo(sh) {
-				ev = append(ev, e.Forecast())
-			}
-		}
-		s.byShadow[sh] = ev
 	}
 	r.snap.Store(s)
 	for _, src := range []string{SourceAPI, SourceICal, SourcePromQL} {

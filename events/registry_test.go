@@ -150,3 +150,20 @@ func BenchmarkRegistryEvents(b *testing.B) {
 		_ = r.Events("s7")
 	}
 }
+
+func BenchmarkRegistrySet10k(b *testing.B) {
+	r := NewRegistry(RegistryOptions{}, prometheus.NewRegistry(), nil)
+	base := utc("2026-01-01T00:00:00Z")
+	var evs []Event
+	for i := range 10000 {
+		e := ev(fmt.Sprint(i), "e", base.Add(time.Duration(i)*time.Hour), base.Add(time.Duration(i+1)*time.Hour))
+		if i%2 == 0 {
+			e.Shadows = []string{fmt.Sprint("s", i%50)}
+		}
+		evs = append(evs, e)
+	}
+	b.ReportAllocs()
+	for b.Loop() {
+		r.Set(SourceAPI, evs)
+	}
+}
