@@ -21,6 +21,9 @@ type GBMForecastOptions struct {
 	// MaxTrainRows caps the (origin, horizon) rows used to train (default
 	// 20000); rows are drawn uniformly, deterministically from Spec.Seed.
 	MaxTrainRows int
+	// GlobalMaxTrainRows caps the pooled rows of FitGlobal (default
+	// 100000).
+	GlobalMaxTrainRows int
 	// CalibrationOrigins is the number of trailing forecast origins held
 	// out for conformal calibration (default max(2·MinCalibrationErrors,
 	// 15 % of the series)).
@@ -51,6 +54,9 @@ func (o GBMForecastOptions) withDefaults() GBMForecastOptions {
 	}
 	if o.MaxTrainRows <= 0 {
 		o.MaxTrainRows = 20000
+	}
+	if o.GlobalMaxTrainRows <= 0 {
+		o.GlobalMaxTrainRows = 100000
 	}
 	return o
 }
@@ -193,92 +199,189 @@ func (m *GBM) Fit(s Series, spec Spec) (Predictor, error) {
 
 // FitGBM is Fit with the concrete predictor type.
 func (m *GBM) FitGBM(s Series, spec Spec) (*GBMPredictor, error) {
+	ps, err := m.fit([]Series{s}, spec, m.opts.MaxTrainRows)
+	if err != nil {
+		return nil, err
+	}
+	return ps[0], nil
+}
+
+// FitGlobal fits one booster on the pooled rows of all series (each in
+// its own scaled space; at most GlobalMaxTrainRows rows) with one
+// calibration pooled over the series, and returns one predictor per
+// series. Series too short to give training rows still get a predictor.
+func (m *GBM) FitGlobal(series []Series, spec Spec) ([]Predictor, error) {
+	ps, err := m.fit(series, spec, m.opts.GlobalMaxTrainRows)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]Predictor, len(ps))
+	for i, p := range ps {
+		out[i] = p
+	}
+	return out, nil
+}
+
+// gbmSeries is the per-series state of a fit.
+type gbmSeries struct {
+	z                  Series
+	sc                 FeatureScaler
+	first, calLo, nCal int // nCal = 0: no rows from this series
+	scales             []float64
+	nonNeg             bool
+}
+
+func (m *GBM) fit(series []Series, spec Spec, maxRows int) ([]*GBMPredictor, error) {
 	o := m.opts
 	K := spec.Horizon
 	if K < 1 || !(spec.Level > 0 && spec.Level < 1) {
 		return nil, fmt.Errorf("gbm: horizon %d level %v: %w", K, spec.Level, errBadSpec)
 	}
-	n := s.Len()
-	if n < m.MinHistory(s.Step) {
-		return nil, fmt.Errorf("gbm: %d samples, need %d: %w", n, m.MinHistory(s.Step), ErrNotEnoughData)
+	if len(series) == 0 {
+		return nil, fmt.Errorf("gbm: no series: %w", ErrNotEnoughData)
 	}
-	fs := DefaultFeatureSpec(s.Step, spec.Events)
+	step := series[0].Step
+	fs := DefaultFeatureSpec(step, spec.Events)
 	if o.Features != nil {
 		fs = *o.Features
 	}
-	C := o.CalibrationOrigins
-	if C <= 0 {
-		C = max(2*MinCalibrationErrors, n*15/100)
+	day := stepsPer(24*time.Hour, step)
+	scaleWindow := 0
+	if !o.NoLocalScale {
+		scaleWindow = day
 	}
-	day := stepsPer(24*time.Hour, s.Step)
-	first := min(fs.MaxLookback()-1, max(day-1, fs.BaseWindow))
-	// Calibration origins: the last C origins whose whole horizon is
-	// observed; training targets stop before the first calibration target.
-	calHi := n - 1 - K
-	calLo := calHi - C + 1
-	if calLo-first < MinCalibrationErrors {
-		return nil, fmt.Errorf("gbm: %d samples leave no room for training and %d calibration origins: %w", n, C, ErrNotEnoughData)
+	states := make([]*gbmSeries, len(series))
+	total := 0.0
+	var allScales []float64
+	for i, s := range series {
+		n := s.Len()
+		st := &gbmSeries{nonNeg: !o.AllowNegative}
+		states[i] = st
+		for _, v := range s.Values {
+			if v < 0 {
+				st.nonNeg = false
+				break
+			}
+		}
+		C := o.CalibrationOrigins
+		if C <= 0 {
+			C = max(2*MinCalibrationErrors, n*15/100)
+		}
+		st.first = min(fs.MaxLookback()-1, max(day-1, fs.BaseWindow))
+		// Calibration origins: the last C origins whose whole horizon is
+		// observed; training targets stop before the first calibration
+		// target.
+		st.calLo = n - 1 - K - C + 1
+		if n < m.MinHistory(s.Step) || st.calLo-st.first < MinCalibrationErrors {
+			if len(series) == 1 {
+				return nil, fmt.Errorf("gbm: %d samples, need %d plus %d calibration origins: %w",
+					n, m.MinHistory(s.Step), C, ErrNotEnoughData)
+			}
+			st.sc = FitScaler(s.Values, !o.NoLog1p) // predictor only
+			continue
+		}
+		st.nCal = C
+		st.sc = FitScaler(s.Values[:st.calLo+1], !o.NoLog1p)
+		st.z = st.sc.ApplySeries(s)
+		total += float64(K) * float64(st.calLo-st.first)
+		if scaleWindow > 0 {
+			st.scales, _ = calibrationScales(st.z.Values, st.calLo, C, scaleWindow)
+			for _, x := range st.scales {
+				allScales = append(allScales, x)
+			}
+		}
 	}
-	sc := FitScaler(s.Values[:calLo+1], !o.NoLog1p)
-	z := sc.ApplySeries(s)
+	if total == 0 {
+		return nil, fmt.Errorf("gbm: no series long enough: %w", ErrNotEnoughData)
+	}
+	refScale := 0.0
+	if len(allScales) > 0 {
+		slices.Sort(allScales)
+		refScale = sortedQuantile(allScales, 0.5)
+	}
+	if !(refScale > 0) {
+		scaleWindow = 0 // flat series: unscaled calibration
+	}
 	rng := rand.New(rand.NewPCG(uint64(spec.Seed), 0x9b3))
-	total := float64(K) * float64(calLo-first)
-	keep := math.Min(1, float64(o.MaxTrainRows)/math.Max(total, 1))
-	X, y, _ := gbmRows(z, spec.Events, fs, first, calLo, K, calLo, keep, rng)
 	gopts := o.GBM
 	gopts.Seed = uint64(spec.Seed)
-	b, err := TrainGBM(X, y, gopts)
+	// train fits a booster on rows with targets up to each series' limit.
+	train := func(full bool) (*Booster, error) {
+		X := &Matrix{Cols: len(fs.Names())}
+		var y []float64
+		tot := total
+		if full {
+			tot = 0
+			for _, st := range states {
+				if st.nCal > 0 {
+					tot += float64(K) * float64(st.z.Len()-1-st.first)
+				}
+			}
+		}
+		keep := math.Min(1, float64(maxRows)/math.Max(tot, 1))
+		for _, st := range states {
+			if st.nCal == 0 {
+				continue
+			}
+			hi, last := st.calLo, st.calLo
+			if full {
+				hi, last = st.z.Len()-2, st.z.Len()-1
+			}
+			Xi, yi, _ := gbmRows(st.z, spec.Events, fs, st.first, hi, K, last, keep, rng)
+			X.AppendRows(Xi)
+			y = append(y, yi...)
+		}
+		return TrainGBM(X, y, gopts)
+	}
+	b, err := train(false)
 	if err != nil {
 		return nil, fmt.Errorf("gbm: %w", err)
 	}
-	p := &GBMPredictor{booster: b, scaler: sc, spec: fs, names: fs.Names(), events: spec.Events,
-		horizon: K, baseCol: fs.baseCol(), nonNeg: !o.AllowNegative}
-	for _, v := range s.Values {
-		if v < 0 {
-			p.nonNeg = false
-			break
-		}
-	}
 	// Signed out-of-sample errors per step, in the scaled space, divided
-	// by the local scale at their origin.
-	var scales []float64
-	var refScale float64
-	if !o.NoLocalScale {
-		p.scaleWindow = day
-		if scales, refScale = calibrationScales(z.Values, calLo, C, day); scales == nil {
-			p.scaleWindow = 0 // flat series: unscaled
-		}
-	}
+	// by the local scale at their origin, pooled over the series.
+	baseCol := fs.baseCol()
 	errs := make([][]float64, K)
-	fb := newFeatureBuilder(z, spec.Events, fs)
-	for h := 1; h <= K; h++ {
-		Xh := fb.build(calLo, C, h)
-		for i := 0; i < Xh.Rows; i++ {
-			row := Xh.Row(i)
-			e := z.Values[calLo+i+h] - (row[p.baseCol] + b.Predict(row))
-			if p.scaleWindow > 0 {
-				e /= scales[i]
+	for _, st := range states {
+		if st.nCal == 0 {
+			continue
+		}
+		fb := newFeatureBuilder(st.z, spec.Events, fs)
+		for h := 1; h <= K; h++ {
+			Xh := fb.build(st.calLo, st.nCal, h)
+			for i := 0; i < Xh.Rows; i++ {
+				row := Xh.Row(i)
+				e := st.z.Values[st.calLo+i+h] - (row[baseCol] + b.Predict(row))
+				if scaleWindow > 0 {
+					sc := refScale
+					if st.scales != nil {
+						sc = st.scales[i]
+					}
+					e /= sc
+				}
+				errs[h-1] = append(errs[h-1], e)
 			}
-			errs[h-1] = append(errs[h-1], e)
 		}
 	}
-	if p.cal, err = CalibrateResiduals(errs, spec.Level); err != nil {
+	cal, err := CalibrateResiduals(errs, spec.Level)
+	if err != nil {
 		return nil, fmt.Errorf("gbm: %w", err)
 	}
-	if p.scaleWindow > 0 {
-		p.cal.Scaled, p.cal.RefScale = true, refScale
+	if scaleWindow > 0 {
+		cal.Scaled, cal.RefScale = true, refScale
 	}
 	if !o.NoRefit {
-		// Refit on the whole history with the same scaler, so that the
+		// Refit on the whole histories with the same scalers, so that the
 		// calibration quantiles keep their units.
-		total = float64(K) * float64(n-1-first)
-		keep = math.Min(1, float64(o.MaxTrainRows)/math.Max(total, 1))
-		X, y, _ = gbmRows(z, spec.Events, fs, first, n-2, K, n-1, keep, rng)
-		if p.booster, err = TrainGBM(X, y, gopts); err != nil {
+		if b, err = train(true); err != nil {
 			return nil, fmt.Errorf("gbm: refit: %w", err)
 		}
 	}
-	return p, nil
+	out := make([]*GBMPredictor, len(series))
+	for i, st := range states {
+		out[i] = &GBMPredictor{booster: b, scaler: st.sc, spec: fs, names: fs.Names(), events: spec.Events,
+			horizon: K, cal: cal, nonNeg: st.nonNeg, baseCol: baseCol, scaleWindow: scaleWindow}
+	}
+	return out, nil
 }
 
 // Booster returns the fitted trees.

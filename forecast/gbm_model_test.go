@@ -133,6 +133,52 @@ func TestGBMForecasterRoundTrip(t *testing.T) {
 	}
 }
 
+func TestGBMForecasterFitGlobal(t *testing.T) {
+	var series []Series
+	var truths [][]float64
+	var events []Event
+	for i, level := range []float64{1, 10, 0.1} {
+		s, ev, truth := campaignSeries(30, 1.5, 2, uint64(i+1))
+		for j := range s.Values {
+			s.Values[j] *= level
+			truth[j] *= level
+		}
+		series = append(series, s.Slice(0, 28*24))
+		truths = append(truths, truth)
+		events = ev // same start and seeds differ: events of the last series (kinds match)
+	}
+	short := Series{Start: series[0].Start, Step: time.Hour, Values: series[0].Values[:30]}
+	series = append(series, short)
+	m := NewGBM(GBMForecastOptions{GBM: GBMOptions{Rounds: 60}})
+	ps, err := m.FitGlobal(series, Spec{Horizon: 12, Level: 0.9, Events: events, Seed: 3})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(ps) != len(series) {
+		t.Fatalf("%d predictors for %d series", len(ps), len(series))
+	}
+	for i, s := range series[:3] {
+		f, err := ps[i].Predict(s)
+		if err != nil {
+			t.Fatal(err)
+		}
+		// Relative error against the noise-free level outside events.
+		mape := 0.0
+		for k := range 12 {
+			mape += math.Abs(f.Point[k]-truths[i][s.Len()+k]) / truths[i][s.Len()+k]
+		}
+		if mape /= 12; mape > 0.35 {
+			t.Errorf("series %d: mean relative error %.3f", i, mape)
+		}
+		if f.Lower[0] > f.Point[0] || f.Upper[0] < f.Point[0] {
+			t.Errorf("series %d: point outside bounds", i)
+		}
+	}
+	if _, err := ps[3].Predict(short); err != nil {
+		t.Errorf("short series: %v", err)
+	}
+}
+
 func TestGBMForecasterErrors(t *testing.T) {
 	m := NewGBM(GBMForecastOptions{})
 	s, _, _ := campaignSeries(1, 1, 1, 1)
