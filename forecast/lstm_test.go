@@ -391,3 +391,47 @@ func TestLSTMIntervalCoverage(t *testing.T) {
 		t.Errorf("coverage %.3f of %d for a nominal 0.9", cov, n)
 	}
 }
+
+func TestLSTMFitKeepsInputAndClonesPredictConcurrently(t *testing.T) {
+	s := synthSeries(300, 10, 6)
+	s.Values[100] = math.NaN()
+	orig := append([]float64(nil), s.Values...)
+	o := smallOpts()
+	o.Steps = 10
+	o.Log1p = true
+	p, err := NewLSTM(o).FitLSTM(s, Spec{Horizon: 4, Level: 0.9, Seed: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range orig {
+		if s.Values[i] != orig[i] && !(math.IsNaN(orig[i]) && math.IsNaN(s.Values[i])) {
+			t.Fatalf("Fit modified sample %d: %v -> %v", i, orig[i], s.Values[i])
+		}
+	}
+	want, err := p.Predict(s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 4)
+	for range 4 {
+		c := p.Clone()
+		go func() {
+			for range 20 {
+				f, err := c.Predict(s)
+				if err == nil && f.Point[3] != want.Point[3] {
+					err = errors.New("clone forecast differs")
+				}
+				if err != nil {
+					done <- err
+					return
+				}
+			}
+			done <- nil
+		}()
+	}
+	for range 4 {
+		if err := <-done; err != nil {
+			t.Error(err)
+		}
+	}
+}
