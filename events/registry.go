@@ -153,13 +153,21 @@ type initialLoader interface{ initialEvents() []Event }
 // events an ICalFile parsed when built are published, and sources already
 // present keep their events until they next load.
 func (r *Registry) SetSources(srcs []Source) {
+	// Read the sources' events before taking r.mu: a running source holds
+	// its own lock while it calls Set.
+	initial := map[string][]Event{}
+	for _, s := range srcs {
+		if il, ok := s.(initialLoader); ok {
+			initial[s.ID()] = slices.Clone(il.initialEvents())
+		}
+	}
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	keep := map[string]bool{SourceAPI: true}
 	for _, s := range srcs {
 		keep[s.ID()] = true
-		if il, ok := s.(initialLoader); ok {
-			r.bySource[s.ID()] = slices.Clone(il.initialEvents())
+		if evs, ok := initial[s.ID()]; ok {
+			r.bySource[s.ID()] = evs
 		}
 	}
 	for id := range r.bySource {
