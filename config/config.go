@@ -42,12 +42,14 @@ var (
 
 // Config is the whole configuration file.
 type Config struct {
-	Global     Global     `yaml:"global"`
-	Prometheus Prometheus `yaml:"prometheus"`
-	Shadows    []Shadow   `yaml:"shadows"`
-	Events     []Event    `yaml:"events,omitempty"`
-	Resources  []Resource `yaml:"resources,omitempty"`
-	Webhook    Webhook    `yaml:"webhook,omitempty"`
+	Global      Global        `yaml:"global"`
+	Prometheus  Prometheus    `yaml:"prometheus"`
+	Shadows     []Shadow      `yaml:"shadows"`
+	Events      []Event       `yaml:"events,omitempty"`
+	Resources   []Resource    `yaml:"resources,omitempty"`
+	Webhook     Webhook       `yaml:"webhook,omitempty"`
+	RemoteWrite []RemoteWrite `yaml:"remote_write,omitempty"`
+	KPIs        []KPI         `yaml:"kpis,omitempty"`
 
 	// dir is the directory of the file, against which relative paths resolve.
 	dir string
@@ -229,6 +231,8 @@ func (c *Config) applyDefaults() {
 		}
 	}
 	c.applyScalingDefaults()
+	applyRemoteWriteDefaults(c.RemoteWrite)
+	applyKPIDefaults(c.KPIs)
 }
 
 // Validate reports every problem in c, joined in one error.
@@ -364,6 +368,8 @@ func (c *Config) Validate() error {
 		}
 	}
 	errs = append(errs, c.validateScaling(seen)...)
+	errs = append(errs, validateRemoteWrite(c.RemoteWrite)...)
+	errs = append(errs, c.validateKPIs(c.KPIs)...)
 	return errors.Join(errs...)
 }
 

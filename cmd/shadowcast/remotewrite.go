@@ -52,3 +52,8 @@ func remoteWriteOptions(rw config.RemoteWrite, external map[string]string) remot
 		MaxRetries:           rw.MaxRetries,
 	}
 }
+
+// newRemoteWriters builds the configured remote writers of the shadows.
+func newRemoteWriters(cfg *config.Config, src remotewrite.Source, reg prometheus.Registerer, logger *slog.Logger) (func(ctx context.Context), error) {
+	return remoteWriters(cfg.RemoteWrite, cfg.Global.ExternalLabels, src, reg, logger)
+}

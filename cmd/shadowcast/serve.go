@@ -24,6 +24,7 @@ import (
 
 	"github.com/shadowcast/shadowcast/collector"
 	"github.com/shadowcast/shadowcast/config"
+	"github.com/shadowcast/shadowcast/kpi"
 	"github.com/shadowcast/shadowcast/shadow"
 	"github.com/shadowcast/shadowcast/web"
 )
@@ -168,6 +169,16 @@ func (f *serveFlags) run() int {
 		return 1
 	}
 	exposition := shadow.NewCollector(engine, cfg.Global.ExternalLabels)
+	runRemoteWrite, err := newRemoteWriters(cfg, exposition, reg, logger.With("component", "remote_write"))
+	if err != nil {
+		logger.Error("Building remote write failed", "err", err)
+		return 1
+	}
+	kpis, err := newKPICollector(cfg.KPIs, cfg.Prometheus, reg, logger.With("component", "kpi"))
+	if err != nil {
+		logger.Error("Building the KPI collector failed", "err", err)
+		return 1
+	}
 	thresholds := newThresholdCollector(cfg)
 	reg.MustRegister(thresholds)
 
@@ -181,7 +192,7 @@ func (f *serveFlags) run() int {
 	reload := func() error {
 		reloadMu.Lock()
 		defer reloadMu.Unlock()
-		err := f.reload(engine, sources, scaling, thresholds)
+		err := f.reload(engine, sources, scaling, thresholds, kpis)
 		if err != nil {
 			reloadOK.Set(0)
 			logger.Error("Reloading the configuration failed; the previous one stays in effect", "err", err)
@@ -208,9 +219,11 @@ func (f *serveFlags) run() int {
 	defer stop()
 
 	var wg sync.WaitGroup
-	wg.Add(2)
+	wg.Add(4)
 	go func() { defer wg.Done(); engine.Run(ctx) }()
 	go func() { defer wg.Done(); scaling.Run(ctx) }()
+	go func() { defer wg.Done(); runRemoteWrite(ctx) }()
+	go func() { defer wg.Done(); kpis.Run(ctx) }()
 
 	if store != nil {
 		wg.Add(1)
@@ -269,7 +282,7 @@ func (f *serveFlags) run() int {
 }
 
 // reload re-reads the configuration and applies it everywhere, or nowhere.
-func (f *serveFlags) reload(engine *shadow.Engine, sources *sourceBuilder, scaling *scaling, th *thresholdCollector) error {
+func (f *serveFlags) reload(engine *shadow.Engine, sources *sourceBuilder, scaling *scaling, th *thresholdCollector, kpis *kpi.Collector) error {
 	cfg, err := f.loadConfig()
 	if err != nil {
 		return err
@@ -279,6 +292,9 @@ func (f *serveFlags) reload(engine *shadow.Engine, sources *sourceBuilder, scali
 		return err
 	}
 	if err := scaling.Reload(cfg); err != nil {
+		return err
+	}
+	if err := kpis.Reload(kpiDefinitions(cfg.KPIs)); err != nil {
 		return err
 	}
 	if err := engine.Update(shadows); err != nil {
