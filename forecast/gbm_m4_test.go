@@ -20,6 +20,7 @@ import (
 // SHADOWCAST_M4_STRIDE=k scores every k-th series only (default 1);
 // SHADOWCAST_GBM_OPTS is a JSON GBMForecastOptions for the GBM run,
 // SHADOWCAST_HYBRID_OPTS a JSON HybridOptions for the hybrid run, and
+// SHADOWCAST_GBM_GLOBAL=1 fits the GBM with FitGlobal, and
 // SHADOWCAST_M4_VALIDATION=1 scores the last 48 training values instead of
 // the test set (for tuning). The
 // hybrid run is TestM4HourlyHybrid in hybrid_m4_test.go.
@@ -124,6 +125,22 @@ func TestM4HourlyGBM(t *testing.T) {
 	m := NewGBM(opts)
 	var fcs []Forecast
 	start := time.Now()
+	if os.Getenv("SHADOWCAST_GBM_GLOBAL") == "1" {
+		series := m4Series(train)
+		ps, err := m.FitGlobal(series, spec)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for i, s := range series {
+			f, err := ps[i].Predict(s)
+			if err != nil {
+				t.Fatal(err)
+			}
+			fcs = append(fcs, f)
+		}
+		logM4(t, "gbm (global)", train, test, fcs, time.Since(start))
+		return
+	}
 	for _, s := range m4Series(train) {
 		p, err := m.Fit(s, spec)
 		if err != nil {
