@@ -75,7 +75,7 @@ func TestAnnouncedEventShapesForecast(t *testing.T) {
 
 	fc := func() forecast.Forecast {
 		t.Helper()
-		m := forecast.NewGBM(forecast.GBMForecastOptions{GBM: forecast.GBMOptions{Rounds: 60}})
+		m := forecast.NewGBM(forecast.GBMForecastOptions{GBM: forecast.GBMOptions{Rounds: 40}, MaxTrainRows: 4000, NoRefit: true})
 		p, err := m.Fit(series, forecast.Spec{Horizon: 24, Level: 0.9, Events: r.Events("shop"), Seed: 1})
 		if err != nil {
 			t.Fatal(err)
