@@ -56,6 +56,9 @@ type EventsAPI struct {
 	MaxEvents int `yaml:"max_events,omitempty"`
 	// MaxBodyBytes bounds a POST body (0: 65536).
 	MaxBodyBytes int64 `yaml:"max_body_bytes,omitempty"`
+	// MaxKinds bounds the distinct event kinds a POST may bring the served
+	// events to (0: 20); each kind adds three model features.
+	MaxKinds int `yaml:"max_kinds,omitempty"`
 }
 
 // PromQLEventSource turns the series of a PromQL query into events: each
@@ -125,8 +128,8 @@ func (c *Config) validateEvents(es EventSources, shadows map[string]bool) []erro
 		}
 		checkShadows(at, s.Shadows)
 	}
-	if a := es.API; a.MaxEvents < 0 || a.MaxBodyBytes < 0 {
-		add("event_sources.api: max_events and max_body_bytes must not be negative")
+	if a := es.API; a.MaxEvents < 0 || a.MaxBodyBytes < 0 || a.MaxKinds < 0 {
+		add("event_sources.api: max_events, max_body_bytes and max_kinds must not be negative")
 	}
 	if len(es.PromQL) > MaxPromQLSources {
 		add("event_sources.promql: %d sources, the limit is %d", len(es.PromQL), MaxPromQLSources)

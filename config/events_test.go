@@ -63,7 +63,7 @@ max_events: -1
 			`event_sources.ical[1]: refresh_interval must be at least 1s`,
 			`event_sources.ical[1]: unknown shadow "nope"`,
 			`event_sources.ical[2]: duplicate path "a.ics"`,
-			"event_sources.api: max_events and max_body_bytes must not be negative",
+			"event_sources.api: max_events, max_body_bytes and max_kinds must not be negative",
 			"event_sources.promql[0]: name is required",
 			"event_sources.promql[1] (bad-name): name must match ^[a-zA-Z_][a-zA-Z0-9_]*$",
 			"event_sources.promql[1] (bad-name): query is required",

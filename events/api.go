@@ -26,6 +26,9 @@ import (
 const (
 	DefaultMaxBodyBytes = 64 << 10
 	DefaultMaxAPIEvents = 1000
+	// DefaultMaxKinds bounds the distinct event kinds; each kind adds three
+	// model features.
+	DefaultMaxKinds = 20
 )
 
 // APISettings are the reloadable settings of the events API.
@@ -38,6 +41,10 @@ type APISettings struct {
 	// MaxEvents bounds the events stored through the API; 0 means
 	// DefaultMaxAPIEvents.
 	MaxEvents int
+	// MaxKinds refuses a POST that would bring the distinct kinds of all
+	// served events above it (each kind adds three model features); 0
+	// means DefaultMaxKinds.
+	MaxKinds int
 	// ReadOnly refuses POST and DELETE (405).
 	ReadOnly bool
 	// ValidShadow reports whether a shadow exists; nil accepts any name.
@@ -102,6 +109,9 @@ func (a *API) Update(s APISettings) {
 	}
 	if s.MaxEvents <= 0 {
 		s.MaxEvents = DefaultMaxAPIEvents
+	}
+	if s.MaxKinds <= 0 {
+		s.MaxKinds = DefaultMaxKinds
 	}
 	a.settings.Store(&s)
 }
@@ -170,7 +180,8 @@ type eventInput struct {
 // create serves POST /api/v1/events:
 //
 //	201 the stored event, with its generated id
-//	400 malformed JSON, unknown fields, missing or invalid fields
+//	400 malformed JSON, unknown fields, missing or invalid fields, a new
+//	    kind beyond MaxKinds
 //	401 missing or wrong bearer token
 //	405 the API is read-only
 //	409 the API already stores its maximum number of events
@@ -212,6 +223,14 @@ func (a *API) create(w http.ResponseWriter, r *http.Request) {
 	next := a.pruned()
 	if len(next) >= s.MaxEvents {
 		a.fail(w, m, apiConflict, http.StatusConflict, "the API already stores %d events, the limit; delete some first", len(next))
+		return
+	}
+	kinds := map[string]bool{}
+	for _, ev := range a.registry.List() {
+		kinds[ev.Kind] = true
+	}
+	if !kinds[e.Kind] && len(kinds) >= s.MaxKinds {
+		a.fail(w, m, apiInvalid, http.StatusBadRequest, "kind %q would be a new kind beyond the limit of %d distinct kinds (each kind adds model features); reuse one of the existing kinds", e.Kind, s.MaxKinds)
 		return
 	}
 	next = append(next, e)

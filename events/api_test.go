@@ -168,6 +168,13 @@ func TestAPIReadOnlyLimitAndForeignDelete(t *testing.T) {
 	if rec := e.do("DELETE", "/api/v1/events/ical-1", "", ""); rec.Code != 409 || !strings.Contains(rec.Body.String(), "/etc/x.ics") {
 		t.Errorf("DELETE ical event = %d %s", rec.Code, rec.Body)
 	}
+	e.api.Update(APISettings{MaxEvents: 10, MaxKinds: 2}) // kinds: campaign, ""
+	if rec := e.do("POST", "/api/v1/events", strings.Replace(goodBody, `"campaign"`, `"promo"`, 1), ""); rec.Code != 400 || !strings.Contains(rec.Body.String(), "limit of 2 distinct kinds") {
+		t.Errorf("POST of a third kind = %d %s", rec.Code, rec.Body)
+	}
+	if rec := e.do("POST", "/api/v1/events", goodBody, ""); rec.Code != 201 {
+		t.Errorf("POST of a known kind = %d %s", rec.Code, rec.Body)
+	}
 	e.api.Update(APISettings{ReadOnly: true})
 	if rec := e.do("POST", "/api/v1/events", goodBody, ""); rec.Code != 405 {
 		t.Errorf("read-only POST = %d", rec.Code)

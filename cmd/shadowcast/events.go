@@ -75,6 +75,7 @@ func eventsAPISettings(cfg *config.Config, es config.EventSources) (events.APISe
 	s := events.APISettings{
 		MaxBodyBytes: a.MaxBodyBytes,
 		MaxEvents:    a.MaxEvents,
+		MaxKinds:     a.MaxKinds,
 		ReadOnly:     a.ReadOnly,
 		ValidShadow:  func(n string) bool { return names[n] },
 	}
