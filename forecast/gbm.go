@@ -157,6 +157,20 @@ func (b *Booster) pack() {
 	}
 }
 
+// clone returns a deep copy (Continue on the copy leaves b unchanged).
+func (b *Booster) clone() *Booster {
+	c := *b
+	c.Edges = make([][]float64, len(b.Edges))
+	for i, e := range b.Edges {
+		c.Edges[i] = slices.Clone(e)
+	}
+	c.Roots, c.Feature, c.Threshold = slices.Clone(b.Roots), slices.Clone(b.Feature), slices.Clone(b.Threshold)
+	c.DefaultLeft, c.Left, c.Right = slices.Clone(b.DefaultLeft), slices.Clone(b.Left), slices.Clone(b.Right)
+	c.LeafValue, c.Gain = slices.Clone(b.LeafValue), slices.Clone(b.Gain)
+	c.pack()
+	return &c
+}
+
 // NumTrees returns the number of trees.
 func (b *Booster) NumTrees() int { return len(b.Roots) }
 

@@ -447,3 +447,34 @@ func (p *GBMPredictor) invert(f *Forecast) {
 		}
 	}
 }
+
+// Refit warm-starts from p: it appends rounds trees (default 20) fitted on
+// the rows of s (the same scaler and features; rows drawn as in Fit) to a
+// copy of p's booster and returns a new predictor; p is unchanged. The
+// calibration is kept: recalibrate with a full Fit from time to time.
+func (p *GBMPredictor) Refit(s Series, rounds int, seed int64) (*GBMPredictor, error) {
+	if rounds <= 0 {
+		rounds = 20
+	}
+	z := p.scaler.ApplySeries(s)
+	n := z.Len()
+	day := stepsPer(24*time.Hour, s.Step)
+	first := min(p.spec.MaxLookback()-1, max(day-1, p.spec.BaseWindow))
+	if n-2 < first {
+		return nil, fmt.Errorf("gbm: refit on %d samples: %w", n, ErrNotEnoughData)
+	}
+	rng := rand.New(rand.NewPCG(uint64(seed), 0x7e5))
+	const maxRows = 20000
+	keep := math.Min(1, float64(maxRows)/math.Max(float64(p.horizon)*float64(n-1-first), 1))
+	X, y, _ := gbmRows(z, p.events, p.spec, first, n-2, p.horizon, n-1, keep, rng)
+	if X.Rows == 0 {
+		return nil, fmt.Errorf("gbm: refit: no rows: %w", ErrNotEnoughData)
+	}
+	b := p.booster.clone()
+	if err := b.Continue(X, y, GBMOptions{Rounds: rounds, Seed: uint64(seed), Subsample: b.opts.Subsample}); err != nil {
+		return nil, fmt.Errorf("gbm: refit: %w", err)
+	}
+	q := *p
+	q.booster = b
+	return &q, nil
+}

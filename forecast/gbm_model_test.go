@@ -179,6 +179,43 @@ func TestGBMForecasterFitGlobal(t *testing.T) {
 	}
 }
 
+func TestGBMForecasterRefit(t *testing.T) {
+	// Same events and noise; the campaign lift grows from 1.3 to 2.2.
+	s1, events, _ := campaignSeries(24, 1.3, 2, 4)
+	s2, _, truth2 := campaignSeries(24, 2.2, 2, 4)
+	spec := Spec{Horizon: 12, Level: 0.9, Events: events, Seed: 1}
+	p, err := NewGBM(GBMForecastOptions{GBM: GBMOptions{Rounds: 60}}).FitGBM(s1.Slice(0, 18*24), spec)
+	if err != nil {
+		t.Fatal(err)
+	}
+	before := p.Booster().NumTrees()
+	q, err := p.Refit(s2.Slice(0, 18*24), 60, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p.Booster().NumTrees() != before || q.Booster().NumTrees() != before+60 {
+		t.Fatalf("trees: original %d (was %d), refit %d", p.Booster().NumTrees(), before, q.Booster().NumTrees())
+	}
+	var ep, eq float64
+	n := 0
+	for o := 18 * 24; o+12 <= s2.Len(); o += 3 {
+		hist := s2.Slice(0, o)
+		fp, _ := p.Predict(hist)
+		fq, _ := q.Predict(hist)
+		for k := range 12 {
+			if eventAt(events, s2.TimeAt(o+k)) {
+				ep += math.Abs(fp.Point[k] - truth2[o+k])
+				eq += math.Abs(fq.Point[k] - truth2[o+k])
+				n++
+			}
+		}
+	}
+	t.Logf("MAE during events after the lift grew: original %.2f, warm-started %.2f (%d steps)", ep/float64(n), eq/float64(n), n)
+	if n == 0 || eq >= 0.7*ep {
+		t.Errorf("refit MAE %.2f not well below the original's %.2f", eq/float64(n), ep/float64(n))
+	}
+}
+
 func TestGBMForecasterErrors(t *testing.T) {
 	m := NewGBM(GBMForecastOptions{})
 	s, _, _ := campaignSeries(1, 1, 1, 1)
