@@ -1,6 +1,7 @@
 package main
 
 import (
+	"errors"
 	"fmt"
 	"log/slog"
 	"os"
@@ -151,4 +152,23 @@ func eventSources(cfg *config.Config, es config.EventSources, r *events.Registry
 		out = append(out, p)
 	}
 	return out, nil
+}
+
+// checkEventFiles parses every iCal file of es, for `shadowcast check`: no
+// source is started and nothing is published.
+func checkEventFiles(cfg *config.Config, es config.EventSources) error {
+	var errs []error
+	r := events.NewRegistry(events.RegistryOptions{}, prometheus.NewRegistry(), nil)
+	for i, s := range es.ICal {
+		if _, err := events.NewICalFile(events.ICalFileOptions{
+			Path:      cfg.ICalPath(s),
+			Kind:      s.Kind,
+			Horizon:   time.Duration(s.Horizon),
+			Retention: longestHistory(cfg),
+			MaxEvents: es.MaxEvents,
+		}, r, nil); err != nil {
+			errs = append(errs, fmt.Errorf("event_sources.ical[%d]: %w", i, err))
+		}
+	}
+	return errors.Join(errs...)
 }

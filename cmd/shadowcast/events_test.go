@@ -95,6 +95,12 @@ shadows:
 	if _, err := prepareEventsReload(cfg, es2, r, api, discardLogger); err == nil || !strings.Contains(err.Error(), "event_sources.ical[0]") {
 		t.Errorf("bad reload: %v", err)
 	}
+	if err := checkEventFiles(cfg, es2); err == nil || !strings.Contains(err.Error(), "never closed") {
+		t.Errorf("check of a bad file: %v", err)
+	}
+	if err := checkEventFiles(cfg, es); err != nil {
+		t.Errorf("check of a good file: %v", err)
+	}
 	if n := len(r.Events("queue")); n != 2 {
 		t.Errorf("after a failed reload queue has %d events", n)
 	}
