@@ -51,6 +51,10 @@ type FeatureSpec struct {
 	// Calendar adds minute of day, hour of day, day of week, month, year and
 	// sin/cos encodings of the daily, weekly and yearly phase of the target.
 	Calendar bool
+	// NoYearly leaves month, year and the yearly phase at 0. Over a
+	// history shorter than about two years they only index time, and the
+	// trees would carry the last regime of the training window forward.
+	NoYearly bool
 	// Horizon adds the horizon in steps as a feature (one model for all
 	// horizons).
 	Horizon bool
@@ -216,7 +220,11 @@ func (fb *featureBuilder) build(t0, n, horizon int) *Matrix {
 	if spec.Calendar {
 		for i := 0; i < n; i++ {
 			t := s.TimeAt(t0 + i + horizon)
-			for j, x := range calendarFeatures(t) {
+			cal := calendarFeatures(t)
+			if spec.NoYearly {
+				cal[3], cal[4], cal[9], cal[10] = 0, 0, 0, 0
+			}
+			for j, x := range cal {
 				m.Data[i*m.Cols+col+j] = x
 			}
 		}

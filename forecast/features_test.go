@@ -51,6 +51,17 @@ func TestBuildFeaturesValues(t *testing.T) {
 			t.Errorf("%s = %v, want %v", name, got, w)
 		}
 	}
+	ny := spec
+	ny.NoYearly = true
+	Xn, _ := BuildFeatures(s, ev, ny, 42, 1, 10)
+	for _, name := range []string{"month", "year", "year_sin", "year_cos"} {
+		if got := Xn.At(0, col(t, names, name)); got != 0 {
+			t.Errorf("NoYearly: %s = %v", name, got)
+		}
+	}
+	if got := Xn.At(0, col(t, names, "hour_of_day")); got != 4 {
+		t.Errorf("NoYearly: hour_of_day = %v", got)
+	}
 	// Origin 40 targets 50 = start of the event: active, since 0.
 	if got := X.At(0, col(t, names, "event_since_campaign")); got != 0 {
 		t.Errorf("since at start = %v", got)
