@@ -50,6 +50,8 @@ type Config struct {
 	Webhook     Webhook       `yaml:"webhook,omitempty"`
 	RemoteWrite []RemoteWrite `yaml:"remote_write,omitempty"`
 	KPIs        []KPI         `yaml:"kpis,omitempty"`
+	// EventSources are dynamic event sources (iCal, API, PromQL).
+	EventSources EventSources `yaml:"event_sources,omitempty"`
 
 	// dir is the directory of the file, against which relative paths resolve.
 	dir string
@@ -368,6 +370,7 @@ func (c *Config) Validate() error {
 		}
 	}
 	errs = append(errs, c.validateScaling(seen)...)
+	errs = append(errs, c.validateEvents(c.EventSources, seen)...)
 	errs = append(errs, validateRemoteWrite(c.RemoteWrite)...)
 	errs = append(errs, c.validateKPIs(c.KPIs)...)
 	return errors.Join(errs...)

@@ -317,6 +317,10 @@ func (e *Engine) forecastInstance(s *shadowState, inst *instance) {
 		}
 		pred, model, reason = p, m.Name(), ReasonColdStart
 	}
+	if se, ok := pred.(interface{ SetEvents([]forecast.Event) }); ok {
+		// Events announced since the last training shape this forecast.
+		se.SetEvents(spec.Events)
+	}
 	t0 := time.Now()
 	fc, err := pred.Predict(series)
 	e.metrics.predictDuration.Observe(time.Since(t0).Seconds())

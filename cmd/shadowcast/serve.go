@@ -24,6 +24,7 @@ import (
 
 	"github.com/shadowcast/shadowcast/collector"
 	"github.com/shadowcast/shadowcast/config"
+	"github.com/shadowcast/shadowcast/events"
 	"github.com/shadowcast/shadowcast/kpi"
 	"github.com/shadowcast/shadowcast/shadow"
 	"github.com/shadowcast/shadowcast/web"
@@ -80,6 +81,10 @@ func checkCommand(app *kingpin.Application) command {
 	return command{clause: c, run: func() int {
 		cfg, err := config.LoadFile(file)
 		if err != nil {
+			fmt.Fprintf(os.Stderr, "FAILED: %v\n", err)
+			return 1
+		}
+		if err := checkEventFiles(cfg, cfg.EventSources); err != nil {
 			fmt.Fprintf(os.Stderr, "FAILED: %v\n", err)
 			return 1
 		}
@@ -151,10 +156,16 @@ func (f *serveFlags) run() int {
 		logger.Error("Building the sources failed", "err", err)
 		return 1
 	}
+	evReg, evAPI, err := newEvents(cfg, cfg.EventSources, f.storagePath, reg, logger.With("component", "events"))
+	if err != nil {
+		logger.Error("Building the event sources failed", "err", err)
+		return 1
+	}
 	opts := shadow.Options{
 		Shadows:      shadows,
 		Models:       models{},
 		Events:       configEvents(cfg),
+		EventSource:  evReg,
 		TrainWorkers: f.trainWorkers,
 		ShardIndex:   f.shardIndex,
 		ShardTotal:   f.shardTotal,
@@ -192,7 +203,7 @@ func (f *serveFlags) run() int {
 	reload := func() error {
 		reloadMu.Lock()
 		defer reloadMu.Unlock()
-		err := f.reload(engine, sources, scaling, thresholds, kpis)
+		err := f.reload(engine, sources, scaling, thresholds, kpis, evReg, evAPI, logger.With("component", "events"))
 		if err != nil {
 			reloadOK.Set(0)
 			logger.Error("Reloading the configuration failed; the previous one stays in effect", "err", err)
@@ -214,14 +225,16 @@ func (f *serveFlags) run() int {
 		Extra:    []web.TextWriter{exposition},
 	}, reg, logger.With("component", "web"))
 	scaling.Routes(handler.Router())
+	evAPI.Routes(handler.Router())
 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 
 	var wg sync.WaitGroup
-	wg.Add(4)
+	wg.Add(5)
 	go func() { defer wg.Done(); engine.Run(ctx) }()
 	go func() { defer wg.Done(); scaling.Run(ctx) }()
+	go func() { defer wg.Done(); evReg.Run(ctx) }()
 	go func() { defer wg.Done(); runRemoteWrite(ctx) }()
 	go func() { defer wg.Done(); kpis.Run(ctx) }()
 
@@ -282,8 +295,13 @@ func (f *serveFlags) run() int {
 }
 
 // reload re-reads the configuration and applies it everywhere, or nowhere.
-func (f *serveFlags) reload(engine *shadow.Engine, sources *sourceBuilder, scaling *scaling, th *thresholdCollector, kpis *kpi.Collector) error {
+func (f *serveFlags) reload(engine *shadow.Engine, sources *sourceBuilder, scaling *scaling, th *thresholdCollector, kpis *kpi.Collector,
+	evReg *events.Registry, evAPI *events.API, evLogger *slog.Logger) error {
 	cfg, err := f.loadConfig()
+	if err != nil {
+		return err
+	}
+	applyEvents, err := prepareEventsReload(cfg, cfg.EventSources, evReg, evAPI, evLogger)
 	if err != nil {
 		return err
 	}
@@ -300,6 +318,7 @@ func (f *serveFlags) reload(engine *shadow.Engine, sources *sourceBuilder, scali
 	if err := engine.Update(shadows); err != nil {
 		return err
 	}
+	applyEvents()
 	th.set(cfg)
 	return nil
 }
