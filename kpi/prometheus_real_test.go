@@ -3,95 +3,28 @@ package kpi
 import (
 	"context"
 	"fmt"
-	"net"
-	"net/http"
-	"os"
-	"os/exec"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/shadowcast/shadowcast/internal/testenv"
 
 	"github.com/google/go-cmp/cmp"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil"
 )
 
-// realPromAddr is where the real-Prometheus test listens (this package's
-// port range is 19375-19399).
-const realPromAddr = "127.0.0.1:19375"
-
-// toolsDir mirrors scripts/components.sh: $TOOLS, else
-// ${XDG_CACHE_HOME:-~/.cache}/shadowcast/tools.
-func toolsDir() string {
-	if d := os.Getenv("TOOLS"); d != "" {
-		return d
-	}
-	cache := os.Getenv("XDG_CACHE_HOME")
-	if cache == "" {
-		home, _ := os.UserHomeDir()
-		cache = filepath.Join(home, ".cache")
-	}
-	return filepath.Join(cache, "shadowcast", "tools")
-}
-
-// startPrometheus runs the real Prometheus scraping itself every second and
-// returns its URL. It skips the test when the binary is missing.
-func startPrometheus(t *testing.T) string {
-	t.Helper()
-	bin := filepath.Join(toolsDir(), "prometheus")
-	if _, err := os.Stat(bin); err != nil {
-		t.Skipf("real Prometheus not installed at %s (run: . scripts/components.sh && install_prometheus)", bin)
-	}
-	if c, err := net.DialTimeout("tcp", realPromAddr, 200*time.Millisecond); err == nil {
-		c.Close()
-		t.Fatalf("%s is already in use", realPromAddr)
-	}
-	dir := t.TempDir()
-	cfg := fmt.Sprintf("global:\n  scrape_interval: 1s\nscrape_configs:\n  - job_name: self\n    static_configs:\n      - targets: [%q]\n", realPromAddr)
-	cfgPath := filepath.Join(dir, "prometheus.yml")
-	if err := os.WriteFile(cfgPath, []byte(cfg), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	logPath := filepath.Join(dir, "prometheus.log")
-	logf, err := os.Create(logPath)
-	if err != nil {
-		t.Fatal(err)
-	}
-	url := "http://" + realPromAddr
-	cmd := exec.Command(bin, "--config.file="+cfgPath, "--storage.tsdb.path="+filepath.Join(dir, "data"),
-		"--web.listen-address="+realPromAddr)
-	cmd.Stdout, cmd.Stderr = logf, logf
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		_ = cmd.Process.Kill()
-		_ = cmd.Wait()
-		logf.Close()
-		if t.Failed() {
-			b, _ := os.ReadFile(logPath)
-			t.Logf("prometheus log:\n%s", b)
-		}
-	})
-	deadline := time.Now().Add(30 * time.Second)
-	for {
-		resp, err := http.Get(url + "/-/ready")
-		if err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == http.StatusOK {
-				return url
-			}
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("prometheus not ready after 30s: %v", err)
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
-}
-
 // TestRealPrometheus evaluates KPIs against a real Prometheus: constant
 // expressions, a scalar, a scraped series and a query it rejects.
+// startPrometheus runs the real Prometheus scraping itself (job "self")
+// and returns its URL.
+func startPrometheus(t *testing.T) string {
+	t.Helper()
+	addr := testenv.FreeAddr(t)
+	cfg := fmt.Sprintf("global:\n  scrape_interval: 1s\nscrape_configs:\n  - job_name: self\n    static_configs:\n      - targets: [%q]\n", addr)
+	return testenv.StartPrometheusOn(t, addr, cfg)
+}
+
 func TestRealPrometheus(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts a real Prometheus; skipped with -short")
@@ -140,7 +73,7 @@ shadowcast_kpi{kind="utilisation",kpi="by_pod",pod="a",resource="pool"} 0.5
 shadowcast_kpi{kind="utilisation",kpi="by_pod",pod="b",resource="pool"} 0.75
 shadowcast_kpi{kind="slo_violation",kpi="ratio"} 0.125
 shadowcast_kpi{instance=%q,job="self",kind="throughput",kpi="targets_up",shadow="web"} 1
-`, realPromAddr)
+`, strings.TrimPrefix(url, "http://"))
 	if err := testutil.GatherAndCompare(reg, strings.NewReader(want), MetricKPI); err != nil {
 		t.Error(err)
 	}

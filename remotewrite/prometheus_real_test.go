@@ -3,14 +3,11 @@ package remotewrite
 import (
 	"context"
 	"fmt"
-	"net"
-	"net/http"
-	"os"
-	"os/exec"
-	"path/filepath"
 	"sort"
 	"testing"
 	"time"
+
+	"github.com/shadowcast/shadowcast/internal/testenv"
 
 	"github.com/google/go-cmp/cmp"
 	"github.com/prometheus/client_golang/api"
@@ -20,81 +17,15 @@ import (
 	"github.com/prometheus/common/model"
 )
 
-// realPromAddr is where the real-Prometheus test listens (this package's
-// port range is 19350-19374).
-const realPromAddr = "127.0.0.1:19350"
-
-// toolsDir mirrors scripts/components.sh: $TOOLS, else
-// ${XDG_CACHE_HOME:-~/.cache}/shadowcast/tools.
-func toolsDir() string {
-	if d := os.Getenv("TOOLS"); d != "" {
-		return d
-	}
-	cache := os.Getenv("XDG_CACHE_HOME")
-	if cache == "" {
-		home, _ := os.UserHomeDir()
-		cache = filepath.Join(home, ".cache")
-	}
-	return filepath.Join(cache, "shadowcast", "tools")
-}
-
-// startReceiver runs the real Prometheus with its remote-write receiver
-// enabled and returns its URL. It skips the test when the binary is
-// missing.
-func startReceiver(t *testing.T) string {
-	t.Helper()
-	bin := filepath.Join(toolsDir(), "prometheus")
-	if _, err := os.Stat(bin); err != nil {
-		t.Skipf("real Prometheus not installed at %s (run: . scripts/components.sh && install_prometheus)", bin)
-	}
-	if c, err := net.DialTimeout("tcp", realPromAddr, 200*time.Millisecond); err == nil {
-		c.Close()
-		t.Fatalf("%s is already in use", realPromAddr)
-	}
-	dir := t.TempDir()
-	cfgPath := filepath.Join(dir, "prometheus.yml")
-	if err := os.WriteFile(cfgPath, []byte("global:\n  evaluation_interval: 1s\n"), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	logPath := filepath.Join(dir, "prometheus.log")
-	logf, err := os.Create(logPath)
-	if err != nil {
-		t.Fatal(err)
-	}
-	url := "http://" + realPromAddr
-	cmd := exec.Command(bin, "--config.file="+cfgPath, "--storage.tsdb.path="+filepath.Join(dir, "data"),
-		"--web.listen-address="+realPromAddr, "--web.enable-remote-write-receiver")
-	cmd.Stdout, cmd.Stderr = logf, logf
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		_ = cmd.Process.Kill()
-		_ = cmd.Wait()
-		logf.Close()
-		if t.Failed() {
-			b, _ := os.ReadFile(logPath)
-			t.Logf("prometheus log:\n%s", b)
-		}
-	})
-	deadline := time.Now().Add(30 * time.Second)
-	for {
-		resp, err := http.Get(url + "/-/ready")
-		if err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == http.StatusOK {
-				return url
-			}
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("prometheus not ready after 30s: %v", err)
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
-}
-
 // TestRealPrometheus pushes shadows into a real Prometheus and reads them
 // back through its query API.
+// startReceiver runs the real Prometheus with its remote-write receiver
+// enabled and returns its URL.
+func startReceiver(t *testing.T) string {
+	t.Helper()
+	return testenv.StartPrometheus(t, testenv.ScrapeConfig(), "--web.enable-remote-write-receiver")
+}
+
 func TestRealPrometheus(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts a real Prometheus; skipped with -short")

@@ -16,6 +16,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/shadowcast/shadowcast/internal/testenv"
 )
 
 // Helpers shared by the end-to-end tests, which run the real shadowcast
@@ -51,21 +53,7 @@ func shadowcastBinary(t *testing.T) string {
 // tool returns the path of a component binary, or skips the test.
 func tool(t *testing.T, name string) string {
 	t.Helper()
-	dirs := []string{os.Getenv("SHADOWCAST_TOOLS")}
-	if home, err := os.UserHomeDir(); err == nil {
-		dirs = append(dirs, filepath.Join(home, ".cache", "shadowcast", "tools"))
-	}
-	for _, d := range dirs {
-		if d == "" {
-			continue
-		}
-		p := filepath.Join(d, name)
-		if st, err := os.Stat(p); err == nil && !st.IsDir() {
-			return p
-		}
-	}
-	t.Skipf("%s not installed (make tools installs it; make test runs this test)", name)
-	return ""
+	return testenv.Tool(t, name)
 }
 
 // proc is a started process whose output goes to a file in the test's
