@@ -51,6 +51,10 @@ th{background:#f3f3f3}.err{color:#b00}.muted{color:#777}h2{margin-top:1.5em}
 </style></head><body>
 <h1>shadowcast</h1>
 <p class="muted">{{.Version}} · <a href="/metrics">/metrics</a> · <a href="/-/ready">/-/ready</a> · {{len .Shadows}} shadow(s)</p>
+{{if .KPIs}}<h2>KPIs</h2>
+<table><tr><th>kpi</th><th>series</th><th>value</th><th>evaluated</th><th>error</th></tr>
+{{range .KPIs}}<tr><td>{{.Name}}</td><td>{{.Labels}}</td><td>{{.Value}}</td><td>{{.At}}</td><td class="err">{{.Err}}</td></tr>
+{{end}}</table>{{end}}
 {{range .Shadows}}
 <h2 id="{{.Name}}">{{.Name}}</h2>
 <p>step {{.Step}} · history {{.History}} · horizons {{range .Horizons}}{{.}} {{end}}· confidence {{.Conf}} · model {{.Model}} · data up to {{.Fetched}}</p>
@@ -116,11 +120,19 @@ func (h *Handler) status(w http.ResponseWriter, r *http.Request) {
 		}
 		views = append(views, v)
 	}
+	type kpiView struct{ Name, Labels, Value, At, Err string }
+	var kpis []kpiView
+	if h.opts.KPIs != nil {
+		for _, k := range h.opts.KPIs() {
+			kpis = append(kpis, kpiView{k.Name, k.Labels, fmtVal(k.Value), fmtTime(k.At), k.Err})
+		}
+	}
 	w.Header().Set("Content-Type", "text/html; charset=utf-8")
 	if err := statusTmpl.Execute(w, struct {
 		Version string
+		KPIs    []kpiView
 		Shadows []shadowView
-	}{h.opts.Version, views}); err != nil {
+	}{h.opts.Version, kpis, views}); err != nil {
 		h.logger.Error("Rendering the status page failed", "err", err)
 	}
 }

@@ -40,6 +40,17 @@ type Options struct {
 	// Extra writers append samples to /metrics after the Gatherer's, in
 	// the text format (the shadow exposition at scale).
 	Extra []TextWriter
+	// KPIs, when set, are listed on the status page.
+	KPIs func() []KPIRow
+}
+
+// KPIRow is one KPI series on the status page.
+type KPIRow struct {
+	Name   string
+	Labels string
+	Value  float64
+	At     time.Time
+	Err    string
 }
 
 // TextWriter writes metric families in the Prometheus text format.

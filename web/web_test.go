@@ -53,7 +53,10 @@ func newTestHandler(t *testing.T, eng *fakeEngine, reload func() error) (*Handle
 			Past:     map[time.Duration][]shadow.PastPoint{time.Minute: {{Target: origin, Point: 9.5, Lower: 8, Upper: 11}}},
 		}},
 	}}
-	h := New(Options{Engine: eng, Gatherer: reg, Reload: reload, Version: "test", Extra: []TextWriter{textWriter("# TYPE extra_metric gauge\nextra_metric 1\n")}},
+	kpis := func() []KPIRow {
+		return []KPIRow{{Name: "p99_latency", Labels: `{service="api"}`, Value: 0.25, At: origin}}
+	}
+	h := New(Options{Engine: eng, Gatherer: reg, Reload: reload, Version: "test", KPIs: kpis, Extra: []TextWriter{textWriter("# TYPE extra_metric gauge\nextra_metric 1\n")}},
 		reg, slog.New(slog.DiscardHandler))
 	return h, reg
 }
@@ -92,6 +95,7 @@ func TestEndpoints(t *testing.T) {
 		{"reload needs POST", "GET", "/-/reload", nil, 405, ""},
 		{"status page", "GET", "/", nil, 200, "&lt;api&gt;"},
 		{"status lists horizons", "GET", "/", nil, 200, "12 [9, 15]"},
+		{"status lists KPIs", "GET", "/", nil, 200, "p99_latency"},
 		{"plot", "GET", "/plot.svg?shadow=requests&instance=0&horizon=1m", nil, 200, "<svg"},
 		{"plot bad instance", "GET", "/plot.svg?shadow=requests&instance=x", nil, 400, "instance"},
 		{"plot bad horizon", "GET", "/plot.svg?shadow=requests&instance=0&horizon=soon", nil, 400, "bad horizon"},

@@ -2,12 +2,15 @@ package main
 
 import (
 	"log/slog"
+	"math"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/prometheus/model/labels"
 
 	"github.com/shadowcast/shadowcast/config"
 	"github.com/shadowcast/shadowcast/kpi"
+	"github.com/shadowcast/shadowcast/web"
 )
 
 // newKPICollector returns the collector of the configured KPIs, registered
@@ -45,4 +48,25 @@ func kpiDefinitions(kpis []config.KPI) []kpi.Definition {
 		})
 	}
 	return out
+}
+
+// kpiRows lists the latest KPI values for the status page.
+func kpiRows(c *kpi.Collector) func() []web.KPIRow {
+	return func() []web.KPIRow {
+		var rows []web.KPIRow
+		for _, name := range c.Names() {
+			vals, at, err := c.Latest(name)
+			errText := ""
+			if err != nil {
+				errText = err.Error()
+			}
+			if len(vals) == 0 {
+				rows = append(rows, web.KPIRow{Name: name, Value: math.NaN(), At: at, Err: errText})
+			}
+			for _, v := range vals {
+				rows = append(rows, web.KPIRow{Name: name, Labels: labels.FromMap(v.Labels).String(), Value: v.Value, At: at, Err: errText})
+			}
+		}
+		return rows
+	}
 }

@@ -223,6 +223,7 @@ func (f *serveFlags) run() int {
 		Reload:   reload,
 		Version:  version.Info(),
 		Extra:    []web.TextWriter{exposition},
+		KPIs:     kpiRows(kpis),
 	}, reg, logger.With("component", "web"))
 	scaling.Routes(handler.Router())
 	evAPI.Routes(handler.Router())
