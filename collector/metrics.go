@@ -1,30 +1,10 @@
 package collector
 
 import (
-	"errors"
+	"github.com/shadowcast/shadowcast/internal/promreg"
 
 	"github.com/prometheus/client_golang/prometheus"
 )
-
-// register registers c on reg and returns it, or returns the collector
-// already registered under the same descriptor. Every shadow builds its own
-// source with the same registry, so the metric vectors are shared and
-// labelled by shadow.
-func register[T prometheus.Collector](reg prometheus.Registerer, c T) T {
-	if reg == nil {
-		return c
-	}
-	if err := reg.Register(c); err != nil {
-		var are prometheus.AlreadyRegisteredError
-		if errors.As(err, &are) {
-			if existing, ok := are.ExistingCollector.(T); ok {
-				return existing
-			}
-		}
-		panic(err) // a conflicting definition of one of our own metrics is a programming error
-	}
-	return c
-}
 
 // queryMetrics are shared by every Prometheus source on a registry.
 type queryMetrics struct {
@@ -34,11 +14,11 @@ type queryMetrics struct {
 
 func newQueryMetrics(reg prometheus.Registerer) *queryMetrics {
 	return &queryMetrics{
-		queries: register(reg, prometheus.NewCounterVec(prometheus.CounterOpts{
+		queries: promreg.Shared(reg, prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "shadowcast_collector_queries_total",
 			Help: "Range queries sent to Prometheus (one per chunk and attempt), by shadow and result.",
 		}, []string{"shadow", "result"})),
-		duration: register(reg, prometheus.NewHistogramVec(prometheus.HistogramOpts{
+		duration: promreg.Shared(reg, prometheus.NewHistogramVec(prometheus.HistogramOpts{
 			Name:    "shadowcast_collector_query_duration_seconds",
 			Help:    "Latency of range queries sent to Prometheus.",
 			Buckets: prometheus.ExponentialBuckets(0.005, 3, 9),
@@ -55,16 +35,16 @@ type scrapeMetrics struct {
 
 func newScrapeMetrics(reg prometheus.Registerer) *scrapeMetrics {
 	return &scrapeMetrics{
-		scrapes: register(reg, prometheus.NewCounterVec(prometheus.CounterOpts{
+		scrapes: promreg.Shared(reg, prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "shadowcast_scrape_requests_total",
 			Help: "Scrapes of /metrics targets, by shadow and result.",
 		}, []string{"shadow", "result"})),
-		duration: register(reg, prometheus.NewHistogramVec(prometheus.HistogramOpts{
+		duration: promreg.Shared(reg, prometheus.NewHistogramVec(prometheus.HistogramOpts{
 			Name:    "shadowcast_scrape_duration_seconds",
 			Help:    "Duration of scrapes of /metrics targets, including parsing.",
 			Buckets: prometheus.ExponentialBuckets(0.005, 3, 8),
 		}, []string{"shadow"})),
-		resets: register(reg, prometheus.NewCounterVec(prometheus.CounterOpts{
+		resets: promreg.Shared(reg, prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "shadowcast_scrape_counter_resets_total",
 			Help: "Counter resets seen between consecutive scrapes (the rate restarts from 0).",
 		}, []string{"shadow"})),
@@ -78,7 +58,7 @@ type replayMetrics struct {
 
 func newReplayMetrics(reg prometheus.Registerer) *replayMetrics {
 	return &replayMetrics{
-		cursor: register(reg, prometheus.NewGaugeVec(prometheus.GaugeOpts{
+		cursor: promreg.Shared(reg, prometheus.NewGaugeVec(prometheus.GaugeOpts{
 			Name: "shadowcast_collector_replay_cursor_timestamp_seconds",
 			Help: "Trace time reached by a file replay (the source's clock), in unix seconds.",
 		}, []string{"shadow"})),

@@ -10,6 +10,8 @@ import (
 	"path/filepath"
 	"time"
 
+	"github.com/shadowcast/shadowcast/internal/promreg"
+
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/prometheus/model/labels"
 	"github.com/prometheus/prometheus/storage"
@@ -89,27 +91,27 @@ func OpenStore(opts StoreOptions, reg prometheus.Registerer, logger *slog.Logger
 		return nil, fmt.Errorf("open history store %s: %w", opts.Dir, err)
 	}
 	s := &Store{db: db, logger: logger}
-	s.appended = register(reg, prometheus.NewCounter(prometheus.CounterOpts{
+	s.appended = promreg.Shared(reg, prometheus.NewCounter(prometheus.CounterOpts{
 		Name: "shadowcast_collector_store_appended_samples_total",
 		Help: "Samples committed to the history store.",
 	}))
-	s.rejected = register(reg, prometheus.NewCounterVec(prometheus.CounterOpts{
+	s.rejected = promreg.Shared(reg, prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "shadowcast_collector_store_rejected_samples_total",
 		Help: "Samples the history store refused, by reason (too_old: outside the out-of-order window; duplicate: another value at the same timestamp; invalid: NaN or Inf).",
 	}, []string{"reason"}))
 	for _, r := range []string{"too_old", "duplicate", "invalid"} {
 		s.rejected.WithLabelValues(r)
 	}
-	s.duration = register(reg, prometheus.NewHistogram(prometheus.HistogramOpts{
+	s.duration = promreg.Shared(reg, prometheus.NewHistogram(prometheus.HistogramOpts{
 		Name:    "shadowcast_collector_store_append_duration_seconds",
 		Help:    "Time to append and commit one batch to the history store.",
 		Buckets: prometheus.ExponentialBuckets(0.0005, 4, 8),
 	}))
-	register(reg, prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+	promreg.Shared(reg, prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 		Name: "shadowcast_collector_store_series",
 		Help: "Series in the history store's in-memory head.",
 	}, func() float64 { return float64(db.Head().NumSeries()) }))
-	register(reg, prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+	promreg.Shared(reg, prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 		Name: "shadowcast_collector_store_disk_bytes",
 		Help: "Bytes used on disk by the history store (blocks, WAL, head chunks).",
 	}, func() float64 { return float64(dirSize(opts.Dir)) }))
