@@ -165,6 +165,7 @@ type lstmShape struct {
 	need       int
 	log1p      bool
 	residual   bool
+	nonNeg     bool // no training value was negative: clamp forecasts at 0
 }
 
 func newLSTMShape(o LSTMOptions, K, season int) lstmShape {
@@ -214,7 +215,10 @@ func (sh lstmShape) transform(dst, raw []float64) (out []float64, ok bool) {
 
 func (sh lstmShape) inverse(v float64) float64 {
 	if sh.log1p {
-		return math.Expm1(v)
+		v = math.Expm1(v)
+	}
+	if sh.nonNeg && v < 0 {
+		v = 0
 	}
 	return v
 }
@@ -456,6 +460,17 @@ func (m *LSTM) fit(series []Series, spec Spec) ([]*LSTMPredictor, error) {
 	}
 	o.Season = season
 	sh := newLSTMShape(o, spec.Horizon, season)
+	sh.nonNeg = true
+	for _, s := range series {
+		for _, v := range s.Values {
+			if v < 0 {
+				sh.nonNeg = false
+			}
+		}
+	}
+	if init != nil {
+		sh.nonNeg = sh.nonNeg && init.sh.nonNeg
+	}
 	d := sh.dims(o)
 	data, err := buildLSTMData(series, sh, o)
 	if err != nil {

@@ -63,6 +63,9 @@ func (p *LSTMPredictor) MarshalBinary() ([]byte, error) {
 	if o.L2Loss {
 		flags |= 4
 	}
+	if p.sh.nonNeg {
+		flags |= 8
+	}
 	for _, v := range []int{o.Hidden, o.Seq, o.Lookback, p.sh.m, o.Dense, p.sh.K, flags,
 		o.Steps, o.BatchSize, o.EvalEvery, o.Patience, o.Holdout, o.MaxValWindows} {
 		e.i32(v)
@@ -189,7 +192,7 @@ func (p *LSTMPredictor) UnmarshalBinary(data []byte) error {
 			return corrupt("dimension %d out of range", v)
 		}
 	}
-	if o.Dense < -1 || o.Dense > maxDim || flags&^7 != 0 {
+	if o.Dense < -1 || o.Dense > maxDim || flags&^15 != 0 {
 		return corrupt("bad dense size %d or flags %#x", o.Dense, flags)
 	}
 	if !(level > 0 && level < 1) {
@@ -211,6 +214,7 @@ func (p *LSTMPredictor) UnmarshalBinary(data []byte) error {
 		return corrupt("truncated header")
 	}
 	sh := newLSTMShape(o, K, o.Season)
+	sh.nonNeg = flags&8 != 0
 	dims := sh.dims(o)
 	// Guard the size arithmetic before trusting it.
 	if int64(o.Hidden)*int64(o.Hidden+o.Lookback+K) > 1<<28 || int64(max(o.Dense, 0))*int64(o.Hidden+o.Lookback+2*K) > 1<<28 {

@@ -435,3 +435,37 @@ func TestLSTMFitKeepsInputAndClonesPredictConcurrently(t *testing.T) {
 		}
 	}
 }
+
+func TestLSTMNonNegativeForecasts(t *testing.T) {
+	s := synthSeries(300, 1, 7)
+	for i := range s.Values {
+		// Sparse bursts over zeros: an unconstrained net may go below 0.
+		s.Values[i] = math.Max(0, 3*(s.Values[i]-1.2))
+	}
+	o := smallOpts()
+	o.Steps = 20
+	p, err := NewLSTM(o).FitLSTM(s, Spec{Horizon: 8, Level: 0.95, Seed: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for org := p.MinHistory(); org <= s.Len(); org += 7 {
+		f, err := p.Predict(s.Slice(0, org))
+		if err != nil {
+			t.Fatal(err)
+		}
+		for k := range f.Point {
+			if f.Point[k] < 0 || f.Lower[k] < 0 {
+				t.Fatalf("origin %d step %d: point %v lower %v below 0", org, k+1, f.Point[k], f.Lower[k])
+			}
+		}
+	}
+	// A series with negative values is not clamped.
+	s.Values[10] = -1
+	q, err := NewLSTM(o).FitLSTM(s, Spec{Horizon: 8, Level: 0.95, Seed: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if q.sh.nonNeg {
+		t.Error("series with a negative value marked non-negative")
+	}
+}
