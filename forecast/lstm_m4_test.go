@@ -33,7 +33,7 @@ import (
 func m4LSTMOptions() LSTMOptions {
 	return LSTMOptions{
 		Hidden: 16, Seq: 24, Lookback: 168, Dense: 256, Residual: true,
-		Steps: 20000, BatchSize: 64, LR: 2e-3, EvalEvery: 1000, Patience: 4,
+		Steps: 40000, BatchSize: 64, LR: 2e-3, EvalEvery: 2000, Patience: 4,
 	}
 }
 
