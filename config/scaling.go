@@ -105,6 +105,38 @@ type Resource struct {
 	// Alternatives are other pools serving the same activity (say spot and
 	// on-demand nodes); the engine picks the cheapest mix covering the need.
 	Alternatives []Alternative `yaml:"alternatives,omitempty"`
+
+	// Policy runs the learned allocation policy for this resource (off by
+	// default).
+	Policy ResourcePolicy `yaml:"policy,omitempty"`
+}
+
+// Learned-policy modes.
+const (
+	// PolicyOff: the learned policy is not consulted (the default).
+	PolicyOff = "off"
+	// PolicyDryRun: the policy chooses, learns from what actually happened
+	// and explains each choice at /api/v1/decisions; it never acts.
+	PolicyDryRun = "dry_run"
+)
+
+// ResourcePolicy configures the learned allocation policy of a resource.
+// Only off and dry_run exist for now: "active" is rejected until the
+// policy has been validated online (see docs/scaling.md).
+type ResourcePolicy struct {
+	// Mode is off (default) or dry_run.
+	Mode string `yaml:"mode,omitempty"`
+	// Lambda weighs SLO violations against cost in the reward (default 8).
+	Lambda float64 `yaml:"lambda,omitempty"`
+	// Epoch is how long one policy decision holds (default 15m); it must
+	// be a multiple of webhook.sample_interval and at least twice it.
+	Epoch model.Duration `yaml:"epoch,omitempty"`
+	// StateFile persists what the policy learned (relative to the config
+	// file). Empty: the policy starts from scratch at every start.
+	StateFile string `yaml:"state_file,omitempty"`
+	// SaveInterval is how often the state file is rewritten (default 5m);
+	// it is also written at shutdown.
+	SaveInterval model.Duration `yaml:"save_interval,omitempty"`
 }
 
 // Alternative is an extra pool of a resource.
@@ -225,6 +257,9 @@ var (
 	DefaultHTTPTimeout                  = model.Duration(10 * time.Second)
 	DefaultHTTPRetries                  = 3
 	DefaultHTTPBackoff                  = model.Duration(500 * time.Millisecond)
+	DefaultPolicyLambda                 = 8.0
+	DefaultPolicyEpoch                  = model.Duration(15 * time.Minute)
+	DefaultPolicySaveInterval           = model.Duration(5 * time.Minute)
 )
 
 func (c *Config) applyScalingDefaults() {
@@ -299,6 +334,22 @@ func (c *Config) applyScalingDefaults() {
 			r.Min = 1
 		}
 		c.applyPoolDefaults(&r.Pool)
+		{
+			p := &r.Policy
+			if p.Mode == "" {
+				p.Mode = PolicyOff
+			}
+			if p.Lambda == 0 {
+				p.Lambda = DefaultPolicyLambda
+			}
+			if p.Epoch == 0 {
+				p.Epoch = DefaultPolicyEpoch
+			}
+			if p.SaveInterval == 0 {
+				p.SaveInterval = DefaultPolicySaveInterval
+			}
+			p.StateFile = c.ResolvePath(p.StateFile)
+		}
 		for j := range r.Alternatives {
 			c.applyPoolDefaults(&r.Alternatives[j].Pool)
 		}
@@ -469,6 +520,9 @@ func (c *Config) validateScaling(shadows map[string]bool) []error {
 		for _, e := range validatePool(r.Pool) {
 			add("%s: %v", at, e)
 		}
+		for _, e := range validatePolicy(r.Policy, w.SampleInterval) {
+			add("%s: policy: %v", at, e)
+		}
 		if len(r.Alternatives) > MaxAlternatives {
 			add("%s: %d alternatives, the limit is %d", at, len(r.Alternatives), MaxAlternatives)
 		}
@@ -488,6 +542,31 @@ func (c *Config) validateScaling(shadows map[string]bool) []error {
 				add("%s: %v", aat, e)
 			}
 		}
+	}
+	return errs
+}
+
+func validatePolicy(p ResourcePolicy, sample model.Duration) []error {
+	var errs []error
+	add := func(format string, args ...any) { errs = append(errs, fmt.Errorf(format, args...)) }
+	switch p.Mode {
+	case PolicyOff, PolicyDryRun:
+	case "active":
+		add("mode active is not supported yet: run dry_run and compare its decisions first (docs/scaling.md)")
+	default:
+		add("unknown mode %q (want off or dry_run)", p.Mode)
+	}
+	if !finite(p.Lambda) || p.Lambda <= 0 {
+		add("lambda must be a positive number")
+	}
+	if sample <= 0 {
+		sample = DefaultSampleInterval
+	}
+	if p.Epoch < 2*sample || p.Epoch%sample != 0 {
+		add("epoch %s must be a multiple of webhook.sample_interval %s and at least twice it", p.Epoch, sample)
+	}
+	if p.SaveInterval <= 0 {
+		add("save_interval must be positive")
 	}
 	return errs
 }

@@ -89,6 +89,7 @@ resources:
 			HTTP: &HTTPTarget{URL: "http://127.0.0.1:19210/scale", Timeout: DefaultHTTPTimeout, Retries: &three,
 				Backoff: DefaultHTTPBackoff, SecretFile: "/etc/shadowcast/hmac.key"},
 		}}},
+		Policy: ResourcePolicy{Mode: PolicyOff, Lambda: DefaultPolicyLambda, Epoch: DefaultPolicyEpoch, SaveInterval: DefaultPolicySaveInterval},
 	}
 	if diff := cmp.Diff(want, r); diff != "" {
 		t.Errorf("resource (-want +got):\n%s", diff)
@@ -114,6 +115,27 @@ resources:
 	}
 	if c.Resources[0].Horizon != model.Duration(5*time.Minute) {
 		t.Errorf("horizon = %s, want the shortest", c.Resources[0].Horizon)
+	}
+}
+
+func TestScalingPolicyDefaults(t *testing.T) {
+	c, err := Load([]byte(scalingBase+`
+resources:
+  - {name: a, shadow: http_requests, threshold_upper: 2, threshold_lower: 1, kind: kubernetes_scale, kubernetes: {name: a}, capacity_per_unit: 1, max: 3}
+  - {name: b, shadow: http_requests, threshold_upper: 2, threshold_lower: 1, kind: kubernetes_scale, kubernetes: {name: b}, capacity_per_unit: 1, max: 3,
+     policy: {mode: dry_run, lambda: 4, epoch: 5m, state_file: state/b.pol}}
+`), "/etc/shadowcast")
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := ResourcePolicy{Mode: PolicyOff, Lambda: 8, Epoch: model.Duration(15 * time.Minute), SaveInterval: model.Duration(5 * time.Minute)}
+	if diff := cmp.Diff(want, c.Resources[0].Policy); diff != "" {
+		t.Errorf("default policy (-want +got):\n%s", diff)
+	}
+	want = ResourcePolicy{Mode: PolicyDryRun, Lambda: 4, Epoch: model.Duration(5 * time.Minute),
+		StateFile: "/etc/shadowcast/state/b.pol", SaveInterval: model.Duration(5 * time.Minute)}
+	if diff := cmp.Diff(want, c.Resources[1].Policy); diff != "" {
+		t.Errorf("configured policy (-want +got):\n%s", diff)
 	}
 }
 
@@ -149,6 +171,10 @@ func TestScalingInvalid(t *testing.T) {
 		{"alternative without name", res(kube + ", alternatives: [{kind: http, http: {url: 'http://x'}, capacity_per_unit: 1, max: 1}]"), "alternatives[0]: name is required"},
 		{"alternative named like resource", res(kube + ", alternatives: [{name: a, kind: http, http: {url: 'http://x'}, capacity_per_unit: 1, max: 1}]"), `duplicate pool name "a"`},
 		{"unknown key", res(kube + ", capacity: 3"), "field capacity not found"},
+		{"policy active", res(kube + ", policy: {mode: active}"), "policy: mode active is not supported yet"},
+		{"policy mode", res(kube + ", policy: {mode: dry-run}"), `policy: unknown mode "dry-run"`},
+		{"policy lambda", res(kube + ", policy: {mode: dry_run, lambda: -1}"), "policy: lambda must be a positive number"},
+		{"policy epoch", res(kube + ", policy: {mode: dry_run, epoch: 20s}"), "policy: epoch 20s must be a multiple"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
