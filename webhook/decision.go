@@ -3,6 +3,8 @@ package webhook
 import (
 	"sync"
 	"time"
+
+	"github.com/shadowcast/shadowcast/policy"
 )
 
 // Decision explains one evaluation of a resource: its inputs, the rule
@@ -25,6 +27,11 @@ type Decision struct {
 	Result      string    `json:"result"`
 	Error       string    `json:"error,omitempty"`
 	RetryAt     time.Time `json:"retry_at,omitzero"`
+	// Source is SourcePolicy for the learned policy's dry-run decisions,
+	// empty for the engine's own.
+	Source string `json:"source,omitempty"`
+	// Policy is the learned policy's explained choice (Source policy).
+	Policy *policy.Decision `json:"policy,omitempty"`
 }
 
 // Inputs are the forecast values a decision used.

@@ -87,6 +87,9 @@ type Options struct {
 	// RequestTimeout bounds reading a notification and writing the answer
 	// (read and write deadlines on the connection; default 10s).
 	RequestTimeout time.Duration
+	// Policies configure the learned allocation policy (dry-run only) per
+	// resource name; resources not listed have it off.
+	Policies map[string]PolicyOptions
 	// Now is the clock (time.Now when nil).
 	Now func() time.Time
 }
@@ -103,6 +106,7 @@ type settings struct {
 	backoffMax    time.Duration
 	actionTimeout time.Duration
 	reqTimeout    time.Duration
+	policies      map[string]PolicyOptions
 }
 
 // Engine receives triggers, decides and acts. Create it with New; Run must
@@ -117,6 +121,7 @@ type Engine struct {
 	sampleInt time.Duration
 	queue     chan trigger
 	set       atomic.Pointer[settings]
+	policies  *policyRunner
 
 	mu      sync.Mutex // guards pending, states, closed, nextID
 	pending map[string]bool
@@ -176,6 +181,7 @@ func New(opts Options, reg prometheus.Registerer, logger *slog.Logger) (*Engine,
 		states:    map[string]*resourceState{},
 	}
 	e.metrics = newMetrics(reg, func() float64 { return float64(len(e.queue)) })
+	e.policies = newPolicyRunner(reg, logger, opts.SampleInterval)
 	if err := e.Update(opts); err != nil {
 		return nil, err
 	}
@@ -200,6 +206,7 @@ func (e *Engine) Update(opts Options) error {
 		backoffMax:    opts.RetryBackoffMax,
 		actionTimeout: opts.ActionTimeout,
 		reqTimeout:    opts.RequestTimeout,
+		policies:      map[string]PolicyOptions{},
 	}
 	if s.maxBody <= 0 {
 		s.maxBody = 1 << 20
@@ -235,6 +242,18 @@ func (e *Engine) Update(opts Options) error {
 		}
 		s.resources[r.Name] = &r
 		s.order = append(s.order, r.Name)
+	}
+	for name, po := range opts.Policies {
+		if s.resources[name] == nil {
+			return fmt.Errorf("webhook: policy for unknown resource %q", name)
+		}
+		if err := po.validate(name, e.sampleInt); err != nil {
+			return err
+		}
+		if po.SaveInterval <= 0 {
+			po.SaveInterval = 5 * time.Minute
+		}
+		s.policies[name] = po
 	}
 	old := e.set.Swap(s)
 	if old != nil {
@@ -322,6 +341,7 @@ func (e *Engine) Run(ctx context.Context) {
 		st.tmu.Unlock()
 	}
 	wg.Wait()
+	e.SavePolicies()
 }
 
 func (e *Engine) state(name string) *resourceState {
@@ -527,10 +547,13 @@ func (st *resourceState) record(s Sample, now time.Time, window time.Duration) {
 
 // Sample records the current need of every resource for the stabilisation
 // window, without deciding or acting. Run calls it every SampleInterval,
-// so a release is bounded by the needs seen between alerts too.
+// so a release is bounded by the needs seen between alerts too. It also
+// runs the learned policy of resources whose policy is in dry-run (which
+// decides, learns and explains, and never acts).
 func (e *Engine) Sample() {
 	s := e.set.Load()
 	now := e.now()
+	read := make(map[string]shadowcast.Value, len(s.order))
 	for _, name := range s.order {
 		r := s.resources[name]
 		vals, err := s.reader.Lookup(r.Shadow, r.Match, r.Horizon)
@@ -542,7 +565,9 @@ func (e *Engine) Sample() {
 			continue
 		}
 		e.state(name).record(Sample{At: now, Need: Need(v)}, now, r.Stabilization)
+		read[name] = v
 	}
+	e.samplePolicies(s, now, read)
 }
 
 // aggregate sums the values of several matching instances (the resource
