@@ -16,6 +16,7 @@ import (
 
 	"github.com/shadowcast/shadowcast/actuate"
 	"github.com/shadowcast/shadowcast/config"
+	"github.com/shadowcast/shadowcast/policy"
 	"github.com/shadowcast/shadowcast/webhook"
 )
 
@@ -48,7 +49,7 @@ func newScaling(cfg *config.Config, reader webhook.ShadowReader, reg prometheus.
 	}
 	s.engine, s.kube, s.kubeconfig = e, kube, cfg.Webhook.Kubeconfig
 	logger.Info("Scaling path ready", "resources", len(cfg.Resources), "mode", cfg.Webhook.Mode,
-		"auth", cfg.Webhook.BearerTokenFile != "")
+		"auth", cfg.Webhook.BearerTokenFile != "", "learned_policies_dry_run", len(opts.Policies))
 	return s, nil
 }
 
@@ -153,6 +154,15 @@ func (s *scaling) options(cfg *config.Config) (webhook.Options, *actuate.Clients
 			})
 		}
 		opts.Resources = append(opts.Resources, r)
+		if pc := rc.Policy; pc.Mode == config.PolicyDryRun {
+			if opts.Policies == nil {
+				opts.Policies = map[string]webhook.PolicyOptions{}
+			}
+			opts.Policies[rc.Name] = webhook.PolicyOptions{
+				Mode: policy.ModeDryRun, Lambda: pc.Lambda, Epoch: time.Duration(pc.Epoch),
+				StateFile: pc.StateFile, SaveInterval: time.Duration(pc.SaveInterval),
+			}
+		}
 	}
 	if err := errors.Join(errs...); err != nil {
 		return opts, nil, err
