@@ -76,7 +76,8 @@ func (o HybridOptions) withDefaults() HybridOptions {
 // calendar, lag and event features, learns what calendar and known events
 // add to or take from the LSTM forecast — including events that start
 // after the forecast origin. Intervals are split-conformal per horizon step
-// on held-out errors of the combined forecast.
+// on held-out errors of the combined forecast in the raw space, in units
+// of the local scale (mean absolute one-step change over the last day).
 type Hybrid struct {
 	opts HybridOptions
 }
@@ -104,6 +105,9 @@ type HybridPredictor struct {
 	cal     Calibration
 	nonNeg  bool
 	baseCol int
+	// scaleWindow is the raw local-scale window; 0 for models saved
+	// before raw-space calibration (quantiles in the scaled space).
+	scaleWindow int
 }
 
 // hybridSeries is the per-series state while fitting.
@@ -152,8 +156,8 @@ func (h *Hybrid) prepare(s Series, lp *LSTMPredictor, K int) (*hybridSeries, err
 // rows returns the residual rows of hs: calibration rows (calib) or
 // training rows (targets before the first calibration origin), each kept
 // with probability keep. It returns the features, the residual targets, the
-// horizon step and the LSTM's scaled point of each row.
-func (hs *hybridSeries) rows(fs FeatureSpec, events []Event, K int, calib bool, keep float64, rng *rand.Rand) (X *Matrix, y []float64, steps []int, lstm []float64) {
+// horizon step and the origin (history length) of each row.
+func (hs *hybridSeries) rows(fs FeatureSpec, events []Event, K int, calib bool, keep float64, rng *rand.Rand) (X *Matrix, y []float64, steps, origins []int) {
 	cols := len(fs.Names()) + 1
 	X = &Matrix{Cols: cols}
 	baseCol := fs.baseCol()
@@ -186,10 +190,10 @@ func (hs *hybridSeries) rows(fs FeatureSpec, events []Event, K int, calib bool, 
 			X.Rows++
 			y = append(y, t-zl)
 			steps = append(steps, h)
-			lstm = append(lstm, zl)
+			origins = append(origins, or)
 		}
 	}
-	return X, y, steps, lstm
+	return X, y, steps, origins
 }
 
 // Fit implements Model.
@@ -268,25 +272,58 @@ func (h *Hybrid) fit(series []Series, spec Spec) ([]*HybridPredictor, error) {
 	if err != nil {
 		return nil, fmt.Errorf("hybrid: gbm: %w", err)
 	}
+	// Conformal errors of the combined forecast in the raw space, divided
+	// by the local scale of the raw series at their origin (mean absolute
+	// one-step change over the last day, floored at a tenth of the series'
+	// median, see EffectiveScale), pooled over the series. Errors in the
+	// log1p space would be relative: one episode near 0 in the calibration
+	// window (an outage, a storm, and the seasonal echo of it a day later)
+	// gives errors of several log units that expm1 then turns into
+	// intervals thousands of times the point at every later origin.
+	scaleWindow := stepsPer(24*time.Hour, series[0].Step)
+	refScales := make([]float64, len(series))
 	errs := make([][]float64, K)
-	for _, hs := range states {
+	for i, hs := range states {
 		if hs == nil {
 			continue
 		}
-		Xc, yc, steps, _ := hs.rows(fs, spec.Events, K, true, 1, nil)
-		for i := 0; i < Xc.Rows; i++ {
-			errs[steps[i]-1] = append(errs[steps[i]-1], yc[i]-b.Predict(Xc.Row(i)))
+		nonNeg := !o.AllowNegative && !slices.ContainsFunc(hs.s.Values, func(v float64) bool { return v < 0 })
+		Xc, yc, steps, origins := hs.rows(fs, spec.Events, K, true, 1, nil)
+		scales := make([]float64, Xc.Rows)
+		var pos []float64
+		for j, or := range origins {
+			scales[j] = localScale(hs.s.Values, or-1, scaleWindow)
+			if scales[j] > 0 {
+				pos = append(pos, scales[j])
+			}
+		}
+		if len(pos) > 0 {
+			slices.Sort(pos)
+			refScales[i] = sortedQuantile(pos, 0.5)
+		}
+		scaling := Calibration{Scaled: true, RefScale: refScales[i]}
+		for j := 0; j < Xc.Rows; j++ {
+			t := origins[j] + steps[j] - 1
+			pz := hs.z.Values[t] - (yc[j] - b.Predict(Xc.Row(j)))
+			pt := hs.sc.Invert(pz)
+			if nonNeg {
+				pt = math.Max(pt, 0)
+			}
+			e := (hs.s.Values[t] - pt) / scaling.EffectiveScale(scales[j])
+			errs[steps[j]-1] = append(errs[steps[j]-1], e)
 		}
 	}
 	cal, err := CalibrateResiduals(errs, spec.Level)
 	if err != nil {
 		return nil, fmt.Errorf("hybrid: %w", err)
 	}
+	cal.Scaled = true
 	names := append(fs.Names(), "lstm")
 	out := make([]*HybridPredictor, len(series))
 	for i, s := range series {
 		p := &HybridPredictor{lstm: lps[i], gbm: b, spec: fs, names: names, events: spec.Events,
-			horizon: K, cal: cal, baseCol: fs.baseCol(), nonNeg: !o.AllowNegative}
+			horizon: K, cal: cal, baseCol: fs.baseCol(), nonNeg: !o.AllowNegative, scaleWindow: scaleWindow}
+		p.cal.RefScale = refScales[i]
 		if hs := states[i]; hs != nil {
 			p.scaler = hs.sc
 		} else {
@@ -353,6 +390,24 @@ func (p *HybridPredictor) Predict(s Series) (Forecast, error) {
 		row = append(append(row[:0], X.Row(0)...), zl-X.Row(0)[p.baseCol])
 		zf.Point[h-1] = zl + p.gbm.Predict(row)
 	}
+	if p.scaleWindow > 0 {
+		// Calibrated in the raw space (see fit).
+		f.Point = make([]float64, p.horizon)
+		for k, v := range zf.Point {
+			f.Point[k] = p.scaler.Invert(v)
+			if p.nonNeg {
+				f.Point[k] = math.Max(f.Point[k], 0)
+			}
+		}
+		p.cal.Apply(&f, localScale(s.Values, n-1, p.scaleWindow))
+		if p.nonNeg {
+			for k := range f.Lower {
+				f.Lower[k] = math.Max(f.Lower[k], 0)
+			}
+		}
+		return f, nil
+	}
+	// Models saved before raw-space calibration: scaled-space quantiles.
 	p.cal.Apply(&zf, 1)
 	f.Point, f.Lower, f.Upper = zf.Point, zf.Lower, zf.Upper
 	for k := range f.Point {

@@ -17,7 +17,7 @@ func (p *HybridPredictor) MarshalBinary() ([]byte, error) {
 		return nil, err
 	}
 	return frameModel(hybridModelMagic, forecasterHeader{Scaler: p.scaler, Features: p.spec, Events: p.events,
-		Horizon: p.horizon, Calibration: p.cal, NonNeg: p.nonNeg}, gb, lb)
+		Horizon: p.horizon, Calibration: p.cal, NonNeg: p.nonNeg, ScaleWindow: p.scaleWindow}, gb, lb)
 }
 
 // UnmarshalBinary decodes a model written by MarshalBinary; corrupt input
@@ -46,6 +46,7 @@ func (p *HybridPredictor) UnmarshalBinary(data []byte) error {
 		return fmt.Errorf("%w: LSTM horizon %d, hybrid %d", ErrCorruptModel, lp.Horizon(), h.Horizon)
 	}
 	*p = HybridPredictor{lstm: lp, gbm: b, scaler: h.Scaler, spec: h.Features, names: append(h.Features.Names(), "lstm"),
-		events: h.Events, horizon: h.Horizon, cal: h.Calibration, nonNeg: h.NonNeg, baseCol: h.Features.baseCol()}
+		events: h.Events, horizon: h.Horizon, cal: h.Calibration, nonNeg: h.NonNeg, baseCol: h.Features.baseCol(),
+		scaleWindow: h.ScaleWindow}
 	return nil
 }
