@@ -347,7 +347,9 @@ func (p *HybridPredictor) LSTM() *LSTMPredictor { return p.lstm }
 // for them and the predictor serves the LSTM alone).
 func (p *HybridPredictor) Booster() *Booster { return p.gbm }
 
-// Calibration returns the conformal calibration (scaled space).
+// Calibration returns the conformal calibration: quantiles in units of the
+// raw local scale (Scaled), or of the scaled space for models saved before
+// raw-space calibration.
 func (p *HybridPredictor) Calibration() Calibration { return p.cal }
 
 // Importance returns the gain importance of each residual feature by name.
