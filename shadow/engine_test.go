@@ -95,6 +95,8 @@ func (testModels) New(name string, step time.Duration) (forecast.Model, error) {
 		return forecast.NewSeasonalNaive(forecast.SeasonalNaiveOptions{}), nil
 	case "broken":
 		return brokenModel{}, nil
+	case "exploding":
+		return explodingModel{}, nil
 	}
 	return nil, fmt.Errorf("unknown model %q", name)
 }
@@ -117,6 +119,26 @@ func (testModels) Restore(kind string, data []byte) (forecast.Predictor, error) 
 	}
 	p := &savedPredictor{}
 	return p, p.UnmarshalBinary(data)
+}
+
+// explodingModel fits, but its bounds blow up (a numerical failure).
+type explodingModel struct{}
+
+func (explodingModel) Name() string { return "exploding" }
+func (explodingModel) Fit(forecast.Series, forecast.Spec) (forecast.Predictor, error) {
+	return explodingPredictor{}, nil
+}
+
+type explodingPredictor struct{}
+
+func (explodingPredictor) Predict(s forecast.Series) (forecast.Forecast, error) {
+	fc := forecast.Forecast{Model: "exploding", Origin: s.End(), Step: s.Step}
+	for range 6 {
+		fc.Point = append(fc.Point, 100)
+		fc.Lower = append(fc.Lower, 0)
+		fc.Upper = append(fc.Upper, 3e27)
+	}
+	return fc, nil
 }
 
 type brokenModel struct{}
@@ -273,6 +295,21 @@ func TestEngineFallbackWhenTrainingFails(t *testing.T) {
 	}
 	if vals[0].Reason != ReasonFallback || vals[0].Model != forecast.NameSeasonalNaive {
 		t.Errorf("got model %q reason %q, want seasonal naive fallback", vals[0].Model, vals[0].Reason)
+	}
+}
+
+// A model whose bounds blow up is never published: a baseline serves.
+func TestEngineRejectsImplausibleForecasts(t *testing.T) {
+	src := &fakeSource{now: t0.Add(3 * 24 * time.Hour), sets: []labels.Labels{labels.FromStrings("service", "api")}, values: daily}
+	e := newTestEngine(t, src, "exploding", prometheus.NewRegistry())
+	step(t, e)
+	step(t, e)
+	vals, err := e.Lookup("requests", nil, 30*time.Minute)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if vals[0].Model != forecast.NameSeasonalNaive || vals[0].Reason != ReasonFallback || vals[0].Upper > 1000 {
+		t.Errorf("published %q (%q) with upper %g; want the seasonal naive fallback", vals[0].Model, vals[0].Reason, vals[0].Upper)
 	}
 }
 

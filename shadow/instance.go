@@ -1,6 +1,7 @@
 package shadow
 
 import (
+	"fmt"
 	"hash/fnv"
 	"log/slog"
 	"math"
@@ -281,12 +282,17 @@ func (e *Engine) forecastInstance(s *shadowState, inst *instance) {
 	}
 	valid := 0
 	actual := math.NaN()
+	maxAbs := 0.0
 	for _, v := range clean {
 		if !math.IsNaN(v) {
 			valid++
 			actual = v
+			maxAbs = max(maxAbs, math.Abs(v))
 		}
 	}
+	// A forecast beyond this is a numerical failure of the model, not a
+	// prediction: it is never published (a baseline serves instead).
+	limit := implausibleFactor * max(maxAbs, 1)
 	if valid == 0 {
 		return
 	}
@@ -324,13 +330,19 @@ func (e *Engine) forecastInstance(s *shadowState, inst *instance) {
 	t0 := time.Now()
 	fc, err := pred.Predict(series)
 	e.metrics.predictDuration.Observe(time.Since(t0).Seconds())
-	if err != nil || !finite(fc) {
+	if err == nil {
+		err = plausible(fc, limit)
+	}
+	if err != nil {
 		m := e.opts.Models.Fallback(so.Step)
 		p, ferr := m.Fit(series, spec)
 		if ferr == nil {
 			fc, ferr = p.Predict(series)
 		}
-		if ferr != nil || !finite(fc) {
+		if ferr == nil {
+			ferr = plausible(fc, limit)
+		}
+		if ferr != nil {
 			s.logger.Warn("Prediction failed; keeping the last forecast", "instance", inst.key, "model", model, "err", err, "fallback_err", ferr)
 			return
 		}
@@ -457,16 +469,25 @@ func (e *Engine) events(so ShadowOptions) []forecast.Event {
 	return ev
 }
 
-func finite(fc forecast.Forecast) bool {
+// implausibleFactor bounds published values to this many times the largest
+// absolute value in the instance's history window.
+const implausibleFactor = 100
+
+// plausible checks that a forecast is complete, finite, and within
+// limit: what a model returns past that is a numerical failure.
+func plausible(fc forecast.Forecast, limit float64) error {
 	if len(fc.Point) == 0 || len(fc.Lower) != len(fc.Point) || len(fc.Upper) != len(fc.Point) {
-		return false
+		return fmt.Errorf("incomplete forecast (%d points, %d lower, %d upper)", len(fc.Point), len(fc.Lower), len(fc.Upper))
 	}
 	for i := range fc.Point {
 		for _, v := range [3]float64{fc.Point[i], fc.Lower[i], fc.Upper[i]} {
 			if math.IsNaN(v) || math.IsInf(v, 0) {
-				return false
+				return fmt.Errorf("non-finite value at step %d", i+1)
+			}
+			if math.Abs(v) > limit {
+				return fmt.Errorf("implausible value %.4g at step %d (more than %d times the largest value in the history)", v, i+1, implausibleFactor)
 			}
 		}
 	}
-	return true
+	return nil
 }
