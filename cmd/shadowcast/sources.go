@@ -4,10 +4,12 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
+	"hash"
 	"log/slog"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+	commoncfg "github.com/prometheus/common/config"
 	"gopkg.in/yaml.v3"
 
 	"github.com/shadowcast/shadowcast/collector"
@@ -116,13 +118,38 @@ func fingerprint(cfg *config.Config, s config.Shadow) string {
 	h := sha256.New()
 	b, _ := yaml.Marshal(s)
 	h.Write(b)
+	if sc := s.Source.Scrape; sc != nil {
+		writeSecrets(h, sc.HTTPConfig)
+	}
 	if s.Source.Prometheus != nil {
 		b, _ = yaml.Marshal(cfg.Prometheus)
 		h.Write(b)
+		writeSecrets(h, cfg.Prometheus.HTTPConfig)
 	}
 	b, _ = yaml.Marshal(shadowEvents(cfg, s.Name))
 	h.Write(b)
 	return hex.EncodeToString(h.Sum(nil))
+}
+
+// writeSecrets adds the inline secrets of an HTTP client configuration to
+// a fingerprint: they marshal as "<secret>", so a changed password would
+// otherwise keep the source built with the old one. Only the hash is kept.
+func writeSecrets(h hash.Hash, hc commoncfg.HTTPClientConfig) {
+	var secrets []commoncfg.Secret
+	if hc.BasicAuth != nil {
+		secrets = append(secrets, hc.BasicAuth.Password)
+	}
+	if hc.Authorization != nil {
+		secrets = append(secrets, hc.Authorization.Credentials)
+	}
+	if hc.OAuth2 != nil {
+		secrets = append(secrets, hc.OAuth2.ClientSecret)
+	}
+	secrets = append(secrets, hc.BearerToken, hc.TLSConfig.Key)
+	for _, sec := range secrets {
+		h.Write([]byte(sec))
+		h.Write([]byte{0})
+	}
 }
 
 // configEvents returns the events that apply to every shadow.
