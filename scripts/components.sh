@@ -33,6 +33,20 @@ wait_http() { # url [seconds] [curl args...]
   return 1
 }
 
+port_in_use() { # port: true while something listens on 127.0.0.1:port
+  (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null
+}
+
+wait_port_free() { # port [seconds]: a component must never talk to a stranger left on its port
+  local port=$1 secs=${2:-30} i
+  for ((i = 0; i < secs * 10; i++)); do
+    port_in_use "$port" || return 0
+    sleep 0.1
+  done
+  echo "port 127.0.0.1:$port is still in use after ${secs}s: $(ss -ltnp "sport = :$port" 2>/dev/null | tail -n +2)" >&2
+  return 1
+}
+
 start_bg() { # name command... ; pid in $RUNDIR/name.pid, output in $RUNDIR/name.log
   local name=$1; shift
   "$@" >"$RUNDIR/$name.log" 2>&1 &
@@ -63,6 +77,7 @@ install_prometheus() { # Prometheus + promtool from the module proxy (~5 min col
 
 start_prometheus() { # config-file port
   local cfg=$1 port=$2
+  wait_port_free "$port" || return 1
   start_bg "prometheus-$port" prometheus --config.file="$cfg" --storage.tsdb.path="$RUNDIR/prometheus-$port" \
     --web.listen-address="127.0.0.1:$port" --web.external-url="http://127.0.0.1:$port/" \
     --web.enable-remote-write-receiver --web.enable-lifecycle --rules.alert.resend-delay=1s
@@ -78,6 +93,7 @@ install_alertmanager() {
 
 start_alertmanager() { # config-file port ; gossip off (it would bind 0.0.0.0)
   local cfg=$1 port=$2
+  wait_port_free "$port" || return 1
   start_bg "alertmanager-$port" alertmanager --config.file="$cfg" --storage.path="$RUNDIR/alertmanager-$port" \
     --web.listen-address="127.0.0.1:$port" --web.external-url="http://127.0.0.1:$port/" --cluster.listen-address=
   wait_http "http://127.0.0.1:$port/-/ready" 30
@@ -98,6 +114,7 @@ install_kube() { # etcd from Debian, kube-apiserver built from the k8s.io/kubern
 
 start_kube() { # apiserver-port etcd-port ; writes $RUNDIR/kube-<port>/kubeconfig (token in system:masters)
   local port=$1 eport=$2 d="$RUNDIR/kube-$1"
+  wait_port_free "$port" && wait_port_free "$eport" && wait_port_free $((eport + 1)) || return 1
   mkdir -p "$d"
   start_bg "etcd-$eport" etcd --name t --data-dir "$d/etcd" \
     --listen-client-urls "http://127.0.0.1:$eport" --advertise-client-urls "http://127.0.0.1:$eport" \
