@@ -33,6 +33,10 @@ const (
 	defaultScaleUpFor           = model.Duration(time.Minute)
 	defaultScaleDownFor         = model.Duration(10 * time.Minute)
 	defaultActualOutsideForTime = model.Duration(30 * time.Minute)
+	// Immediately, as a ScaleUpFor, ScaleDownFor or ActualOutsideFor,
+	// makes the alert fire at its first evaluation (no `for`); the zero
+	// value means the default.
+	Immediately = model.Duration(-1)
 	// thresholdDynamic is config.ThresholdDynamic.
 	thresholdDynamic = "dynamic"
 )
@@ -57,7 +61,7 @@ type Options struct {
 	ScaleUpSeries string
 	// ScaleUpFor, ScaleDownFor and ActualOutsideFor are the `for` of the
 	// generated alerts. Defaults 1m, 10m and 30m: release is slower than
-	// growth.
+	// growth. Immediately drops the `for`.
 	ScaleUpFor       model.Duration
 	ScaleDownFor     model.Duration
 	ActualOutsideFor model.Duration
@@ -94,6 +98,14 @@ func (o *Options) applyDefaults() {
 	if o.ActualOutsideFor == 0 {
 		o.ActualOutsideFor = defaultActualOutsideForTime
 	}
+}
+
+// forClause renders a `for`; Immediately renders none.
+func forClause(d model.Duration) string {
+	if d == Immediately {
+		return ""
+	}
+	return d.String()
 }
 
 // Labels that a resource's match_labels may not use: the generated
@@ -154,7 +166,7 @@ func (o *Options) validate() error {
 		add("scale-up series %q: want %s or %s", o.ScaleUpSeries, SeriesPeakUpper, SeriesUpper)
 	}
 	for name, d := range map[string]model.Duration{"scale-up for": o.ScaleUpFor, "scale-down for": o.ScaleDownFor, "actual-outside for": o.ActualOutsideFor} {
-		if d < 0 {
+		if d < 0 && d != Immediately {
 			add("%s %s must not be negative", name, d)
 		}
 	}
@@ -239,7 +251,7 @@ func shadowRules(o Options) ruleGroup {
 			g.Rules = append(g.Rules, ruleEntry{
 				Alert: AlertActualOutsideInterval,
 				Expr:  expr,
-				For:   o.ActualOutsideFor.String(),
+				For:   forClause(o.ActualOutsideFor),
 				// horizon tells the rules of one shadow apart, shadow those of
 				// shadows with the same horizon (promtool's duplicate-rules lint).
 				Labels: map[string]string{
@@ -304,7 +316,7 @@ func resourceRules(o Options) ruleGroup {
 			g.Rules = append(g.Rules, ruleEntry{
 				Alert: AlertScaleUp,
 				Expr:  up,
-				For:   o.ScaleUpFor.String(),
+				For:   forClause(o.ScaleUpFor),
 				Labels: map[string]string{
 					"severity":    "info",
 					LabelResource: r.Name,
@@ -327,7 +339,7 @@ func resourceRules(o Options) ruleGroup {
 			g.Rules = append(g.Rules, ruleEntry{
 				Alert: AlertScaleDown,
 				Expr:  down,
-				For:   o.ScaleDownFor.String(),
+				For:   forClause(o.ScaleDownFor),
 				Labels: map[string]string{
 					"severity":    "info",
 					LabelResource: r.Name,

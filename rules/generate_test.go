@@ -130,6 +130,39 @@ func TestGenerateOptions(t *testing.T) {
 	}
 }
 
+// Immediately drops the `for` of the alert it is given; the others keep
+// their defaults.
+func TestGenerateImmediately(t *testing.T) {
+	res := config.Resource{Name: "api", Shadow: "rps", Horizon: model.Duration(5 * time.Minute), ThresholdUpper: 10, ThresholdLower: 2}
+	out, err := Generate(Options{Resources: []config.Resource{res}, ScaleUpFor: Immediately})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var doc struct {
+		Groups []struct {
+			Rules []struct {
+				Alert string `yaml:"alert"`
+				For   string `yaml:"for"`
+			} `yaml:"rules"`
+		} `yaml:"groups"`
+	}
+	if err := yaml.Unmarshal(out, &doc); err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]string{}
+	for _, g := range doc.Groups {
+		for _, r := range g.Rules {
+			if r.Alert == AlertScaleUp || r.Alert == AlertScaleDown {
+				got[r.Alert] = r.For
+			}
+		}
+	}
+	want := map[string]string{AlertScaleUp: "", AlertScaleDown: "10m"}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("for (-want +got):\n%s", diff)
+	}
+}
+
 func TestGenerateQuotesLabelValues(t *testing.T) {
 	res := config.Resource{Name: "api", Shadow: "rps", Horizon: model.Duration(time.Minute), ThresholdUpper: 10,
 		MatchLabels: map[string]string{"path": `/a"b\c`}}

@@ -67,6 +67,10 @@ func generateRules(configFile, output string, f rulesFlags) error {
 		if *d.dst, err = model.ParseDuration(d.v); err != nil {
 			return fmt.Errorf("--%s: %w", d.flag, err)
 		}
+		if *d.dst == 0 {
+			// An explicit 0s means "at once", not "the default".
+			*d.dst = rules.Immediately
+		}
 	}
 	out, err := rules.Generate(opts)
 	if err != nil {
