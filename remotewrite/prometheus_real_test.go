@@ -33,12 +33,13 @@ func TestRealPrometheus(t *testing.T) {
 	url := startReceiver(t)
 	reg := prometheus.NewRegistry()
 	now := time.Now().Add(-time.Second).Truncate(time.Millisecond)
+	src := testSource()
 	w, err := New(Options{
 		Name:           "real",
 		URL:            url + "/api/v1/write",
 		ExternalLabels: map[string]string{"cluster": "eu"},
 		Clock:          func() time.Time { return now },
-	}, testSource(), reg, nil)
+	}, src, reg, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -87,6 +88,33 @@ func TestRealPrometheus(t *testing.T) {
 		t.Errorf("every series read back (-want +got):\n%s", diff)
 	}
 
+	// A series that vanishes is marked stale: Prometheus stops returning it
+	// at once, not after the 5-minute lookback.
+	src.mu.Lock()
+	all := src.samples
+	src.samples = []sample{all[0], all[2], all[3]}
+	src.mu.Unlock()
+	now = now.Add(15 * time.Second)
+	ms = now.UnixMilli()
+	if n := w.Collect(); n != 3 {
+		t.Fatalf("Collect() after a series vanished = %d, want 2 samples and 1 staleness marker", n)
+	}
+	if err := w.Drain(context.Background()); err != nil {
+		t.Fatalf("Drain: %v", err)
+	}
+	got = query(`{__name__=~"shadowcast_.*", shadow="http"}`)
+	want = []string{
+		fmt.Sprintf(`shadowcast_actual{cluster="eu", job="api", replica="b", shadow="http"} 99 @%d`, ms),
+		fmt.Sprintf(`shadowcast_shadow{cluster="eu", horizon="15m", job="api", shadow="http"} 120.5 @%d`, ms),
+	}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("series read back after one vanished (-want +got):\n%s", diff)
+	}
+	src.mu.Lock()
+	src.samples = all
+	src.mu.Unlock()
+	sentBefore := counter(t, reg, "sent")
+
 	// A sample older than the one stored is out of order for Prometheus:
 	// a 400 that must not be retried.
 	now = now.Add(-time.Minute)
@@ -101,5 +129,8 @@ func TestRealPrometheus(t *testing.T) {
 	}
 	if got := counter(t, reg, "failed"); got != 3 {
 		t.Errorf("failed = %g, want 3", got)
+	}
+	if got := counter(t, reg, "sent"); got != sentBefore {
+		t.Errorf("sent = %g after a rejected write, want %g", got, sentBefore)
 	}
 }

@@ -8,6 +8,12 @@
 // order, retrying network errors, HTTP 5xx and 429 with exponential
 // backoff; other 4xx answers are not retried. When the receiver is slow or
 // down the queue keeps the newest requests and drops the oldest.
+//
+// A series that was sent and is gone from the next snapshot (an instance
+// that disappeared, a shadow removed by a reload) gets a staleness marker,
+// as Prometheus writes for a vanished scrape series, so queries stop
+// returning it at once instead of after the 5-minute lookback; at shutdown
+// every live series is marked stale.
 package remotewrite
 
 import (
@@ -28,6 +34,7 @@ import (
 	"github.com/golang/snappy"
 	"github.com/prometheus/client_golang/prometheus"
 	commoncfg "github.com/prometheus/common/config"
+	"github.com/prometheus/prometheus/model/value"
 	"github.com/prometheus/prometheus/prompb"
 )
 
@@ -105,6 +112,8 @@ type Writer struct {
 	mu     sync.Mutex
 	queue  [][]prompb.TimeSeries
 	notify chan struct{}
+	live   map[string][]prompb.Label // series of the last snapshot, by key
+
 
 	sendMu sync.Mutex // one Drain at a time keeps requests in order
 }
@@ -214,8 +223,9 @@ func (w *Writer) Run(ctx context.Context) {
 	defer func() {
 		t.Stop()
 		wg.Wait()
-		// Flush what is queued, within one request timeout, so a restart
-		// loses as little as possible.
+		// Mark what was sent stale and flush what is queued, within one
+		// request timeout, so a restart loses as little as possible.
+		w.CollectStale()
 		fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), w.opts.Timeout)
 		defer cancel()
 		if err := w.Drain(fctx); err != nil {
@@ -274,9 +284,73 @@ func (w *Writer) Snapshot() []prompb.TimeSeries {
 	return out
 }
 
-// Collect queues a snapshot for the sender and returns its sample count.
+// Collect queues a snapshot for the sender, with a staleness marker for
+// every series of the previous snapshot that is gone, and returns the
+// number of samples queued.
 func (w *Writer) Collect() int {
 	series := w.Snapshot()
+	live := make(map[string][]prompb.Label, len(series))
+	var key []byte
+	for _, s := range series {
+		key = seriesKey(key[:0], s.Labels)
+		live[string(key)] = s.Labels
+	}
+	w.mu.Lock()
+	series = w.appendStaleLocked(series, live)
+	w.live = live
+	w.mu.Unlock()
+	return w.enqueue(series)
+}
+
+// CollectStale queues a staleness marker for every series sent by the
+// last Collect and forgets them; Run calls it at shutdown.
+func (w *Writer) CollectStale() int {
+	w.mu.Lock()
+	series := w.appendStaleLocked(nil, nil)
+	w.live = nil
+	w.mu.Unlock()
+	return w.enqueue(series)
+}
+
+// appendStaleLocked appends a staleness marker, stamped now, for each
+// series of the last snapshot that is not in live.
+func (w *Writer) appendStaleLocked(series []prompb.TimeSeries, live map[string][]prompb.Label) []prompb.TimeSeries {
+	if len(w.live) == 0 {
+		return series
+	}
+	ts := w.opts.Clock().UnixMilli()
+	var stale []prompb.TimeSeries
+	for k, ls := range w.live {
+		if _, ok := live[k]; !ok {
+			stale = append(stale, prompb.TimeSeries{Labels: ls, Samples: []prompb.Sample{{Value: math.Float64frombits(value.StaleNaN), Timestamp: ts}}})
+		}
+	}
+	// Map order is random; a stable order keeps requests reproducible.
+	slices.SortFunc(stale, func(a, b prompb.TimeSeries) int {
+		return slices.CompareFunc(a.Labels, b.Labels, func(x, y prompb.Label) int {
+			if c := strings.Compare(x.Name, y.Name); c != 0 {
+				return c
+			}
+			return strings.Compare(x.Value, y.Value)
+		})
+	})
+	return append(series, stale...)
+}
+
+// seriesKey appends a key identifying the sorted label set ls.
+func seriesKey(dst []byte, ls []prompb.Label) []byte {
+	for _, l := range ls {
+		dst = append(dst, l.Name...)
+		dst = append(dst, 0xff)
+		dst = append(dst, l.Value...)
+		dst = append(dst, 0xff)
+	}
+	return dst
+}
+
+// enqueue splits series into requests and queues them, dropping the
+// oldest beyond the queue capacity.
+func (w *Writer) enqueue(series []prompb.TimeSeries) int {
 	total := len(series)
 	if total == 0 {
 		return 0

@@ -16,6 +16,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil"
 	commoncfg "github.com/prometheus/common/config"
+	"github.com/prometheus/prometheus/model/value"
 	"github.com/prometheus/prometheus/prompb"
 )
 
@@ -363,7 +364,78 @@ func TestRunFlushesAtShutdown(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
 	w.Run(ctx) // returns at once, after the flush
-	if got := counter(t, reg, "sent"); got != 3 {
-		t.Errorf("sent at shutdown = %g, want 3", got)
+	// The queued snapshot, then a staleness marker for each of its series.
+	if got := counter(t, reg, "sent"); got != 6 {
+		t.Errorf("sent at shutdown = %g, want 6", got)
+	}
+	rcv.mu.Lock()
+	defer rcv.mu.Unlock()
+	stale := 0
+	for _, r := range rcv.requests {
+		for _, ts := range r.Timeseries {
+			if value.IsStaleNaN(ts.Samples[0].Value) {
+				stale++
+			}
+		}
+	}
+	if stale != 3 {
+		t.Errorf("staleness markers at shutdown = %d, want 3", stale)
+	}
+}
+
+// A series that vanishes from the source gets one staleness marker in the
+// next snapshot's requests; series still present get none, and a series
+// that comes back is live again.
+func TestStalenessMarkers(t *testing.T) {
+	src := testSource()
+	now := fixedNow
+	w, err := New(Options{URL: "http://127.0.0.1:1/", MaxSamplesPerRequest: 100, Clock: func() time.Time { return now }}, src, nil, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	type point struct {
+		Metric string
+		Stale  bool
+	}
+	collect := func() []point {
+		t.Helper()
+		w.Collect()
+		var out []point
+		for r := w.pop(); r != nil; r = w.pop() {
+			for _, ts := range r {
+				if ts.Samples[0].Timestamp != now.UnixMilli() {
+					t.Errorf("sample of %v stamped %d, want %d", ts.Labels, ts.Samples[0].Timestamp, now.UnixMilli())
+				}
+				out = append(out, point{ts.Labels[0].Value, value.IsStaleNaN(ts.Samples[0].Value)})
+			}
+		}
+		return out
+	}
+	if diff := cmp.Diff([]point{{"shadowcast_shadow", false}, {"shadowcast_shadow_upper", false}, {"shadowcast_actual", false}}, collect()); diff != "" {
+		t.Errorf("first snapshot (-want +got):\n%s", diff)
+	}
+	src.mu.Lock()
+	gone := src.samples[1]
+	src.samples = append(src.samples[:1:1], src.samples[2:]...)
+	src.mu.Unlock()
+	now = now.Add(15 * time.Second)
+	if diff := cmp.Diff([]point{{"shadowcast_shadow", false}, {"shadowcast_actual", false}, {"shadowcast_shadow_upper", true}}, collect()); diff != "" {
+		t.Errorf("after a series vanished (-want +got):\n%s", diff)
+	}
+	now = now.Add(15 * time.Second)
+	if diff := cmp.Diff([]point{{"shadowcast_shadow", false}, {"shadowcast_actual", false}}, collect()); diff != "" {
+		t.Errorf("the marker is sent once (-want +got):\n%s", diff)
+	}
+	src.mu.Lock()
+	src.samples = append(src.samples, gone)
+	src.mu.Unlock()
+	now = now.Add(15 * time.Second)
+	collect()
+	src.mu.Lock()
+	src.samples = src.samples[:len(src.samples)-1]
+	src.mu.Unlock()
+	now = now.Add(15 * time.Second)
+	if diff := cmp.Diff([]point{{"shadowcast_shadow", false}, {"shadowcast_actual", false}, {"shadowcast_shadow_upper", true}}, collect()); diff != "" {
+		t.Errorf("a series that came back and vanished again (-want +got):\n%s", diff)
 	}
 }
