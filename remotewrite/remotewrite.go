@@ -114,7 +114,6 @@ type Writer struct {
 	notify chan struct{}
 	live   map[string][]prompb.Label // series of the last snapshot, by key
 
-
 	sendMu sync.Mutex // one Drain at a time keeps requests in order
 }
 
