@@ -197,6 +197,7 @@ type featureBuilder struct {
 	spec   FeatureSpec
 	names  []string
 	pre    prefix
+	kinds  map[string]*eventIndex // by kind, built on first use
 }
 
 func newFeatureBuilder(s Series, events []Event, spec FeatureSpec) *featureBuilder {
@@ -290,10 +291,14 @@ func (fb *featureBuilder) build(t0, n, horizon int) *Matrix {
 	if capSteps <= 0 {
 		capSteps = stepsPer(7*24*time.Hour, s.Step)
 	}
+	if len(spec.EventKinds) > 0 && fb.kinds == nil {
+		fb.kinds = indexEvents(events, spec.EventKinds)
+	}
 	for _, kind := range spec.EventKinds {
+		ix := fb.kinds[kind]
 		for i := range n {
 			t := s.TimeAt(t0 + i + horizon)
-			active, since, until := eventFeatures(events, kind, t, s.Step, capSteps)
+			active, since, until := ix.features(t, s.Step, capSteps)
 			setc(i, col, active)
 			setc(i, col+1, since)
 			setc(i, col+2, until)
@@ -336,26 +341,62 @@ func calendarFeatures(t time.Time) [11]float64 {
 	}
 }
 
-// eventFeatures returns, for events of kind at time t: 1 if one is active
+// eventIndex holds the events of one kind sorted by start, with the latest
+// end among each prefix, so that the event features of a row cost a
+// binary search instead of a scan over every event.
+type eventIndex struct {
+	starts []time.Time // sorted
+	maxEnd []time.Time // maxEnd[i]: the latest End among the events of starts[:i+1]
+}
+
+// indexEvents indexes the events of each of kinds.
+func indexEvents(events []Event, kinds []string) map[string]*eventIndex {
+	out := make(map[string]*eventIndex, len(kinds))
+	for _, k := range kinds {
+		out[k] = &eventIndex{}
+	}
+	byKind := map[string][]Event{}
+	for _, e := range events {
+		if _, ok := out[e.Kind]; ok {
+			byKind[e.Kind] = append(byKind[e.Kind], e)
+		}
+	}
+	for k, evs := range byKind {
+		slices.SortFunc(evs, func(a, b Event) int { return a.Start.Compare(b.Start) })
+		ix := out[k]
+		ix.starts = make([]time.Time, len(evs))
+		ix.maxEnd = make([]time.Time, len(evs))
+		for i, e := range evs {
+			ix.starts[i] = e.Start
+			ix.maxEnd[i] = e.End
+			if i > 0 && ix.maxEnd[i-1].After(e.End) {
+				ix.maxEnd[i] = ix.maxEnd[i-1]
+			}
+		}
+	}
+	return out
+}
+
+// features returns, for the indexed events at time t: 1 if one is active
 // (else 0), the steps since the start of the latest one started at or before
 // t, and the steps until the start of the next one after t; distances are
-// capped at capSteps (also when there is no such event).
-func eventFeatures(events []Event, kind string, t time.Time, step time.Duration, capSteps int) (active, since, until float64) {
+// capped at capSteps (also when there is no such event). A nil index has no
+// events.
+func (ix *eventIndex) features(t time.Time, step time.Duration, capSteps int) (active, since, until float64) {
 	since, until = float64(capSteps), float64(capSteps)
-	for _, e := range events {
-		if e.Kind != kind {
-			continue
-		}
-		if e.Active(t) {
+	if ix == nil || len(ix.starts) == 0 {
+		return active, since, until
+	}
+	// j is the number of events started at or before t.
+	j := sort.Search(len(ix.starts), func(i int) bool { return ix.starts[i].After(t) })
+	if j > 0 {
+		if ix.maxEnd[j-1].After(t) {
 			active = 1
 		}
-		d := t.Sub(e.Start)
-		steps := float64(d) / float64(step)
-		if d >= 0 {
-			since = math.Min(since, steps)
-		} else {
-			until = math.Min(until, -steps)
-		}
+		since = math.Min(since, float64(t.Sub(ix.starts[j-1]))/float64(step))
+	}
+	if j < len(ix.starts) {
+		until = math.Min(until, -(float64(t.Sub(ix.starts[j])) / float64(step)))
 	}
 	return active, since, until
 }

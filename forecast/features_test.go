@@ -1,7 +1,9 @@
 package forecast
 
 import (
+	"fmt"
 	"math"
+	"math/rand/v2"
 	"slices"
 	"testing"
 	"time"
@@ -138,5 +140,83 @@ func TestDefaultFeatureSpec(t *testing.T) {
 	}
 	if spec.MaxLookback() != 2016*3 {
 		t.Errorf("lookback = %d", spec.MaxLookback())
+	}
+}
+
+// scanEventFeatures is the reference for the event features: a scan over
+// every event (what BuildFeatures did before events were indexed).
+func scanEventFeatures(events []Event, kind string, t time.Time, step time.Duration, capSteps int) (active, since, until float64) {
+	since, until = float64(capSteps), float64(capSteps)
+	for _, e := range events {
+		if e.Kind != kind {
+			continue
+		}
+		if e.Active(t) {
+			active = 1
+		}
+		d := t.Sub(e.Start)
+		steps := float64(d) / float64(step)
+		if d >= 0 {
+			since = math.Min(since, steps)
+		} else {
+			until = math.Min(until, -steps)
+		}
+	}
+	return active, since, until
+}
+
+// randomEvents returns n events of 3 kinds over the days after start, in
+// random order, overlapping, some with an End before their Start, some
+// sharing a start.
+func randomEvents(n int, start time.Time, days int, seed uint64) []Event {
+	rng := rand.New(rand.NewPCG(seed, seed))
+	kinds := []string{"campaign", "maintenance", ""}
+	ev := make([]Event, n)
+	for i := range ev {
+		s := start.Add(time.Duration(rng.IntN(days*1440)) * time.Minute).Add(time.Duration(rng.IntN(60)) * time.Second)
+		if i > 0 && rng.IntN(10) == 0 {
+			s = ev[i-1].Start
+		}
+		d := time.Duration(rng.IntN(600)-30) * time.Minute
+		ev[i] = Event{Name: fmt.Sprint("e", i), Kind: kinds[rng.IntN(len(kinds))], Start: s, End: s.Add(d)}
+	}
+	return ev
+}
+
+func TestEventFeaturesMatchScan(t *testing.T) {
+	start := time.Date(2026, 3, 2, 0, 0, 0, 0, time.UTC)
+	s := Series{Start: start, Step: 5 * time.Minute, Values: make([]float64, 3*288)}
+	for _, n := range []int{0, 1, 7, 300} {
+		ev := randomEvents(n, start.Add(-24*time.Hour), 5, uint64(n)+1)
+		spec := FeatureSpec{EventKinds: []string{"", "campaign", "maintenance", "unseen"}, EventHorizon: 500}
+		for _, h := range []int{1, 12, 300} {
+			X, names := BuildFeatures(s, ev, spec, 0, s.Len(), h)
+			for i := 0; i < X.Rows; i++ {
+				tt := s.TimeAt(i + h)
+				for _, kind := range spec.EventKinds {
+					a, sn, u := scanEventFeatures(ev, kind, tt, s.Step, 500)
+					got := []float64{X.At(i, col(t, names, "event_active_"+kind)), X.At(i, col(t, names, "event_since_"+kind)), X.At(i, col(t, names, "event_until_"+kind))}
+					if want := []float64{a, sn, u}; !slices.Equal(got, want) {
+						t.Fatalf("%d events, h=%d, row %d, kind %q: got %v, want %v", n, h, i, kind, got, want)
+					}
+				}
+			}
+		}
+	}
+}
+
+// BenchmarkBuildFeaturesEvents builds the rows of one day of 1-minute
+// origins at one horizon with 5,000 known events of 3 kinds.
+func BenchmarkBuildFeaturesEvents(b *testing.B) {
+	start := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	s := Series{Start: start, Step: time.Minute, Values: make([]float64, 2*1440)}
+	for i := range s.Values {
+		s.Values[i] = float64(i % 1440)
+	}
+	ev := randomEvents(5000, start.Add(-30*24*time.Hour), 60, 3)
+	spec := DefaultFeatureSpec(time.Minute, ev)
+	b.ReportAllocs()
+	for b.Loop() {
+		BuildFeatures(s, ev, spec, 1440, 1440, 30)
 	}
 }
