@@ -253,6 +253,13 @@ type RollingOptions struct {
 	// predictor is called on the growing (and sliding) history, as serving
 	// does.
 	Refit int
+	// Calibration is how bounds are calibrated: CalibrationStatic (or "")
+	// keeps each method's own; CalibrationRolling and CalibrationAdaptive
+	// recalibrate every method's bounds online (CalibrateOnline) with
+	// Adaptive.
+	Calibration string
+	// Adaptive configures the online calibrator (its Level is Options.Level).
+	Adaptive forecast.AdaptiveOptions
 }
 
 // RollingTrace is the forecast at one origin (for plots).
@@ -299,6 +306,10 @@ func RunRolling(ctx context.Context, s forecast.Series, methods []Method, opts R
 		}
 	}
 	spec := forecast.Spec{Horizon: hmax, Level: opts.level(), Seed: opts.Seed}
+	adaptive, online, err := adaptiveOptions(opts.Calibration, opts.Adaptive, opts.level())
+	if err != nil {
+		return nil, nil, err
+	}
 	naive2 := Method{Name: "naive2", New: func() forecast.Model { return forecast.NewNaive2(forecast.Naive2Options{}) }}
 	n2, _, err := rollingForecasts(ctx, s, naive2, spec, first, origins, refit, opts.History, opts.workers())
 	if err != nil {
@@ -312,6 +323,9 @@ func RunRolling(ctx context.Context, s forecast.Series, methods []Method, opts R
 		fcs, fallbacks, err := rollingForecasts(ctx, s, m, spec, first, origins, refit, opts.History, opts.workers())
 		if err != nil {
 			return nil, nil, fmt.Errorf("%s: %w", m.Name, err)
+		}
+		if online {
+			fcs = CalibrateOnline(s, fcs, hmax, adaptive)
 		}
 		el := time.Since(began)
 		for j, sc := range scoreRolling(s, fcs, opts.Horizons, scale) {

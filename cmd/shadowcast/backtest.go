@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/signal"
 	"slices"
+	"strconv"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -83,6 +84,8 @@ func (m lstmGlobal) FitGlobal(series []forecast.Series, spec forecast.Spec) ([]f
 var (
 	_ backtest.GlobalFitter = lstmGlobal{}
 	_ backtest.GlobalFitter = (*forecast.Hybrid)(nil)
+	_ backtest.GlobalFitter = m4LSTM{}
+	_ backtest.GlobalFitter = m4Hybrid{}
 )
 
 type backtestFlags struct {
@@ -101,6 +104,11 @@ type backtestFlags struct {
 	origins  int
 	history  string
 	refit    string
+	profile  bool
+	seeds    int
+	calib    string
+	calibWin int
+	calibGam float64
 }
 
 func backtestCommand(app *kingpin.Application) command {
@@ -134,6 +142,11 @@ func addBacktestFlags(c *kingpin.CmdClause) *backtestFlags {
 	c.Flag("origins", "Number of rolling forecast origins, one per step at the end of the series (0 = last fifth).").Default("0").IntVar(&f.origins)
 	c.Flag("history", "Sliding training window (0 = all history before each refit).").Default("7d").StringVar(&f.history)
 	c.Flag("refit", "Refit interval between origins (csv source).").Default("1d").StringVar(&f.refit)
+	c.Flag("m4-profile", "m4 source: lstm and hybrid use the settings chosen on the M4 Hourly validation split and share one LSTM fit (--no-m4-profile: the library defaults).").Default("true").BoolVar(&f.profile)
+	c.Flag("seeds", "m4 profile: number of LSTM seeds whose per-point median lstm and hybrid use.").Default(strconv.Itoa(m4DefaultSeeds)).IntVar(&f.seeds)
+	c.Flag("calibration", "Bounds (csv source): static keeps each method's own; rolling and adaptive recalibrate every method online from realised errors (rolling conformal window; adaptive adds ACI).").Default(backtest.CalibrationAdaptive).EnumVar(&f.calib, backtest.CalibrationModes...)
+	c.Flag("calibration-window", "Realised scores per horizon step kept by the online calibrator.").Default(fmt.Sprint(forecast.DefaultAdaptiveWindow)).IntVar(&f.calibWin)
+	c.Flag("calibration-gamma", "ACI step size of the adaptive calibration.").Default(fmt.Sprint(forecast.DefaultAdaptiveGamma)).Float64Var(&f.calibGam)
 	return f
 }
 
@@ -187,6 +200,9 @@ func (f *backtestFlags) run(w io.Writer) error {
 		if f.valid {
 			data = backtest.M4Validation(data)
 		}
+		if f.profile {
+			methods = m4Profile(methods, f.seeds)
+		}
 		var fcs [][]backtest.M4Forecast
 		results, fcs, err = backtest.RunM4(ctx, data, methods, opts)
 		if err != nil {
@@ -201,7 +217,8 @@ func (f *backtestFlags) run(w io.Writer) error {
 		if err != nil {
 			return err
 		}
-		ro := backtest.RollingOptions{Options: opts, Origins: f.origins}
+		ro := backtest.RollingOptions{Options: opts, Origins: f.origins, Calibration: f.calib,
+			Adaptive: forecast.AdaptiveOptions{Window: f.calibWin, Gamma: f.calibGam}}
 		for _, h := range strings.Split(f.horizons, ",") {
 			d, err := parseDuration("horizons", strings.TrimSpace(h))
 			if err != nil {
