@@ -39,6 +39,16 @@ type HybridOptions struct {
 	// AllowNegative keeps negative points and bounds; by default they are
 	// clamped at 0 when the history is non-negative.
 	AllowNegative bool
+	// Seeds is the number of LSTMs trained with seeds Spec.Seed,
+	// Spec.Seed+1, …; their per-point median is the temporal forecast
+	// (default 1).
+	Seeds int
+	// NoGate keeps the full GBM correction. By default the correction is
+	// multiplied by the factor in {0, ¼, ½, ¾, 1} that minimises the mean
+	// absolute error, in local-scale units, of the combined forecast on
+	// the calibration origins (held out of GBM training), so trees that do
+	// not help out of sample are shrunk towards the LSTM alone.
+	NoGate bool
 }
 
 func (o HybridOptions) withDefaults() HybridOptions {
@@ -67,6 +77,7 @@ func (o HybridOptions) withDefaults() HybridOptions {
 	if o.MaxTrainRows <= 0 {
 		o.MaxTrainRows = 30000
 	}
+	o.Seeds = max(o.Seeds, 1)
 	return o
 }
 
@@ -95,7 +106,7 @@ func (h *Hybrid) MinHistory(step time.Duration) int {
 
 // HybridPredictor is a fitted hybrid. It implements Predictor.
 type HybridPredictor struct {
-	lstm    *LSTMPredictor
+	lstm    *LSTMEnsemble // the LSTMs of all seeds
 	gbm     *Booster
 	scaler  FeatureScaler
 	spec    FeatureSpec
@@ -105,6 +116,7 @@ type HybridPredictor struct {
 	cal     Calibration
 	nonNeg  bool
 	baseCol int
+	gate    float64 // factor applied to the GBM correction (1 when not gated)
 	// scaleWindow is the raw local-scale window; 0 for models saved
 	// before raw-space calibration (quantiles in the scaled space).
 	scaleWindow int
@@ -115,13 +127,13 @@ type hybridSeries struct {
 	s       Series
 	z       Series
 	sc      FeatureScaler
-	lp      *LSTMPredictor
+	lp      *LSTMEnsemble
 	origins []int       // out-of-sample origins (history lengths)
 	pts     [][]float64 // LSTM points from each origin, scaled space
 	calFrom int         // origins ≥ calFrom are calibration origins
 }
 
-func (h *Hybrid) prepare(s Series, lp *LSTMPredictor, K int) (*hybridSeries, error) {
+func (h *Hybrid) prepare(s Series, lp *LSTMEnsemble, K int) (*hybridSeries, error) {
 	o := h.opts
 	n := s.Len()
 	te := lp.TrainEnd()
@@ -232,10 +244,38 @@ func (h *Hybrid) fit(series []Series, spec Spec) ([]*HybridPredictor, error) {
 	shortest := slices.MinFunc(series, func(a, b Series) int { return a.Len() - b.Len() }).Len()
 	lo := o.LSTM
 	lo.Holdout = max(int(o.ResidualFraction*float64(shortest)), K+2*MinCalibrationErrors)
-	lps, err := NewLSTM(lo).FitGlobal(series, spec)
+	lps, err := FitLSTMSeeds(series, spec, lo, o.Seeds)
 	if err != nil {
-		return nil, fmt.Errorf("hybrid: lstm: %w", err)
+		return nil, fmt.Errorf("hybrid: %w", err)
 	}
+	return h.fitOn(series, spec, lps)
+}
+
+// FitGlobalOn fits the residual GBM and the calibration on top of temporal
+// models already fitted on series (one per series, e.g. from
+// FitLSTMSeeds, with any Holdout: the residual origins start where their
+// training targets end, TrainEnd). It lets one LSTM fit serve both the
+// "lstm" and the "hybrid" methods; HybridOptions.LSTM, ResidualFraction
+// and Seeds are not used.
+func (h *Hybrid) FitGlobalOn(series []Series, spec Spec, temporal []*LSTMEnsemble) ([]*HybridPredictor, error) {
+	K := spec.Horizon
+	if K < 1 || !(spec.Level > 0 && spec.Level < 1) {
+		return nil, fmt.Errorf("hybrid: horizon %d level %v: %w", K, spec.Level, errBadSpec)
+	}
+	if len(series) == 0 || len(temporal) != len(series) {
+		return nil, fmt.Errorf("hybrid: %d series, %d temporal models: %w", len(series), len(temporal), ErrNotEnoughData)
+	}
+	for _, e := range temporal {
+		if e == nil || e.Horizon() != K {
+			return nil, fmt.Errorf("hybrid: temporal model does not forecast %d steps: %w", K, errBadSpec)
+		}
+	}
+	return h.fitOn(series, spec, temporal)
+}
+
+func (h *Hybrid) fitOn(series []Series, spec Spec, lps []*LSTMEnsemble) ([]*HybridPredictor, error) {
+	o := h.opts
+	K := spec.Horizon
 	fs := DefaultFeatureSpec(series[0].Step, spec.Events)
 	if o.Features != nil {
 		fs = *o.Features
@@ -282,7 +322,16 @@ func (h *Hybrid) fit(series []Series, spec Spec) ([]*HybridPredictor, error) {
 	// intervals thousands of times the point at every later origin.
 	scaleWindow := stepsPer(24*time.Hour, series[0].Step)
 	refScales := make([]float64, len(series))
-	errs := make([][]float64, K)
+	type calRow struct {
+		step   int     // horizon step, 1-based
+		target float64 // raw actual
+		zl     float64 // LSTM point, scaled space
+		corr   float64 // GBM correction, scaled space
+		scale  float64 // effective local scale
+		sc     *FeatureScaler
+		nonNeg bool
+	}
+	var crows []calRow
 	for i, hs := range states {
 		if hs == nil {
 			continue
@@ -304,14 +353,38 @@ func (h *Hybrid) fit(series []Series, spec Spec) ([]*HybridPredictor, error) {
 		scaling := Calibration{Scaled: true, RefScale: refScales[i]}
 		for j := 0; j < Xc.Rows; j++ {
 			t := origins[j] + steps[j] - 1
-			pz := hs.z.Values[t] - (yc[j] - b.Predict(Xc.Row(j)))
-			pt := hs.sc.Invert(pz)
-			if nonNeg {
-				pt = math.Max(pt, 0)
-			}
-			e := (hs.s.Values[t] - pt) / scaling.EffectiveScale(scales[j])
-			errs[steps[j]-1] = append(errs[steps[j]-1], e)
+			zl := hs.z.Values[t] - yc[j]
+			crows = append(crows, calRow{step: steps[j], target: hs.s.Values[t], zl: zl, corr: b.Predict(Xc.Row(j)),
+				scale: scaling.EffectiveScale(scales[j]), sc: &hs.sc, nonNeg: nonNeg})
 		}
+	}
+	combined := func(r calRow, a float64) float64 {
+		pt := r.sc.Invert(r.zl + a*r.corr)
+		if r.nonNeg {
+			pt = math.Max(pt, 0)
+		}
+		return pt
+	}
+	gate := 1.0
+	if !o.NoGate {
+		best := math.Inf(1)
+		for _, a := range []float64{1, 0.75, 0.5, 0.25, 0} {
+			var sum float64
+			for _, r := range crows {
+				sum += math.Abs(r.target-combined(r, a)) / r.scale
+			}
+			if sum < best {
+				best, gate = sum, a
+			}
+		}
+		b.Base *= gate
+		for j := range b.LeafValue {
+			b.LeafValue[j] *= gate
+		}
+	}
+	errs := make([][]float64, K)
+	for _, r := range crows {
+		errs[r.step-1] = append(errs[r.step-1], (r.target-combined(r, gate))/r.scale)
 	}
 	cal, err := CalibrateResiduals(errs, spec.Level)
 	if err != nil {
@@ -322,7 +395,7 @@ func (h *Hybrid) fit(series []Series, spec Spec) ([]*HybridPredictor, error) {
 	out := make([]*HybridPredictor, len(series))
 	for i, s := range series {
 		p := &HybridPredictor{lstm: lps[i], gbm: b, spec: fs, names: names, events: spec.Events,
-			horizon: K, cal: cal, baseCol: fs.baseCol(), nonNeg: !o.AllowNegative, scaleWindow: scaleWindow}
+			horizon: K, cal: cal, baseCol: fs.baseCol(), nonNeg: !o.AllowNegative, scaleWindow: scaleWindow, gate: gate}
 		p.cal.RefScale = refScales[i]
 		if hs := states[i]; hs != nil {
 			p.scaler = hs.sc
@@ -340,8 +413,17 @@ func (h *Hybrid) fit(series []Series, spec Spec) ([]*HybridPredictor, error) {
 	return out, nil
 }
 
-// LSTM returns the temporal model.
-func (p *HybridPredictor) LSTM() *LSTMPredictor { return p.lstm }
+// LSTM returns the temporal model (the first seed's when it is an
+// ensemble; see Temporal).
+func (p *HybridPredictor) LSTM() *LSTMPredictor { return p.lstm.members[0] }
+
+// Temporal returns the temporal model: the per-point median of the LSTMs
+// of all seeds.
+func (p *HybridPredictor) Temporal() *LSTMEnsemble { return p.lstm }
+
+// Gate returns the factor the GBM correction was multiplied by (see
+// HybridOptions.NoGate); 1 when not gated.
+func (p *HybridPredictor) Gate() float64 { return p.gate }
 
 // Booster returns the residual trees (nil when the series was too short
 // for them and the predictor serves the LSTM alone).

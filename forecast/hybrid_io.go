@@ -1,6 +1,9 @@
 package forecast
 
-import "fmt"
+import (
+	"bytes"
+	"fmt"
+)
 
 // MarshalBinary encodes the fitted model, its LSTM included (implements
 // encoding.BinaryMarshaler).
@@ -12,9 +15,14 @@ func (p *HybridPredictor) MarshalBinary() ([]byte, error) {
 			return nil, err
 		}
 	}
-	lb, err := p.lstm.MarshalBinary()
-	if err != nil {
-		return nil, err
+	// The LSTMs of all seeds, back to back.
+	var lb []byte
+	for _, m := range p.lstm.members {
+		b, err := m.MarshalBinary()
+		if err != nil {
+			return nil, err
+		}
+		lb = append(lb, b...)
 	}
 	return frameModel(hybridModelMagic, forecasterHeader{Scaler: p.scaler, Features: p.spec, Events: p.events,
 		Horizon: p.horizon, Calibration: p.cal, NonNeg: p.nonNeg, ScaleWindow: p.scaleWindow}, gb, lb)
@@ -35,9 +43,17 @@ func (p *HybridPredictor) UnmarshalBinary(data []byte) error {
 			return err
 		}
 	}
-	lp, err := UnmarshalLSTM(blobs[1])
+	var members []*LSTMPredictor
+	for r := bytes.NewReader(blobs[1]); r.Len() > 0 || len(members) == 0; {
+		m := new(LSTMPredictor)
+		if _, err := m.ReadFrom(r); err != nil {
+			return err
+		}
+		members = append(members, m)
+	}
+	lp, err := NewLSTMEnsemble(members...)
 	if err != nil {
-		return err
+		return fmt.Errorf("%w: %w", ErrCorruptModel, err)
 	}
 	if err := h.check(b, 1); err != nil {
 		return err
@@ -47,6 +63,6 @@ func (p *HybridPredictor) UnmarshalBinary(data []byte) error {
 	}
 	*p = HybridPredictor{lstm: lp, gbm: b, scaler: h.Scaler, spec: h.Features, names: append(h.Features.Names(), "lstm"),
 		events: h.Events, horizon: h.Horizon, cal: h.Calibration, nonNeg: h.NonNeg, baseCol: h.Features.baseCol(),
-		scaleWindow: h.ScaleWindow}
+		scaleWindow: h.ScaleWindow, gate: 1}
 	return nil
 }

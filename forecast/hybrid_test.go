@@ -31,6 +31,9 @@ func TestHybridBeatsLSTMOnEvents(t *testing.T) {
 		t.Fatal(err)
 	}
 	inner := hp.(*HybridPredictor).LSTM()
+	if g := hp.(*HybridPredictor).Gate(); g < 1 {
+		t.Errorf("gate %v: the GBM correction that models the events was shrunk", g)
+	}
 	var eh, el, ei, ehEv, elEv float64
 	covered, count, nEv := 0, 0, 0
 	for o := trainN; o+K <= s.Len(); o += 5 {

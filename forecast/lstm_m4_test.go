@@ -30,12 +30,7 @@ import (
 // LSTM_M4_OPTS is a JSON LSTMOptions overriding m4LSTMOptions.
 
 // m4LSTMOptions are the settings chosen on the validation protocol.
-func m4LSTMOptions() LSTMOptions {
-	return LSTMOptions{
-		Hidden: 16, Seq: 24, Lookback: 168, Dense: 256, Residual: true,
-		Steps: 40000, BatchSize: 64, LR: 2e-3, EvalEvery: 2000, Patience: 4,
-	}
-}
+func m4LSTMOptions() LSTMOptions { return M4HourlyLSTMOptions() }
 
 func readM4CSV(path string) ([][]float64, error) {
 	f, err := os.Open(path)
