@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promauto"
 	"github.com/prometheus/prometheus/model/labels"
 
 	"github.com/shadowcast/shadowcast"
@@ -65,6 +66,29 @@ type Models interface {
 	Restore(kind string, data []byte) (forecast.Predictor, error)
 }
 
+// warmStarter is implemented by Models that can continue training a fitted
+// predictor on a newer history instead of fitting from scratch; the engine
+// uses it for scheduled retrainings (ShadowOptions.FullRetrainEvery).
+//
+// WarmStart returns a new predictor trained from the state of prev on s,
+// with its intervals recalibrated on the most recent out-of-sample part of
+// s. prev is the training's own copy (decoded with Models.Restore from the
+// serving predictor's encoding), so WarmStart may use it freely; the
+// serving predictor keeps serving meanwhile. An error wrapping
+// ErrNoWarmStart means prev's kind has no warm start: the engine fits from
+// scratch and counts no failure. Any other error is counted
+// (shadowcast_warm_starts_total{result="error"}) and a full fit follows.
+type warmStarter interface {
+	WarmStart(prev forecast.Predictor, s forecast.Series, spec forecast.Spec) (forecast.Predictor, error)
+}
+
+// ErrNoWarmStart is returned by a Models' WarmStart for a predictor that
+// cannot be warm-started.
+var ErrNoWarmStart = errors.New("model cannot be warm-started")
+
+// DefaultFullRetrainEvery is the default ShadowOptions.FullRetrainEvery.
+const DefaultFullRetrainEvery = 4
+
 // Options configures an Engine.
 type Options struct {
 	Shadows []ShadowOptions
@@ -103,8 +127,16 @@ type ShadowOptions struct {
 	// Model is a config model name; "auto" selects by backtest.
 	Model           string
 	RetrainInterval time.Duration
-	Clean           collector.CleanOptions
-	Events          []forecast.Event
+	// FullRetrainEvery makes every FullRetrainEvery-th scheduled training
+	// of an instance a full fit from scratch (model selection included);
+	// the trainings in between warm-start from the serving model when
+	// Options.Models can (see WarmStart). 0 means DefaultFullRetrainEvery;
+	// 1 disables warm starts. The first training, a training after a
+	// drift or deviation alarm or after a fallback, and a failed warm
+	// start are always full fits.
+	FullRetrainEvery int
+	Clean            collector.CleanOptions
+	Events           []forecast.Event
 	// Interval between reads in wall-clock time (default Step). File
 	// replay shortens it by the speed-up.
 	Interval time.Duration
@@ -118,6 +150,7 @@ type Engine struct {
 	opts    Options
 	logger  *slog.Logger
 	metrics *metrics
+	warm    *warmMetrics
 	train   chan struct{} // semaphore bounding concurrent trainings
 	trainWG sync.WaitGroup
 
@@ -149,6 +182,7 @@ func New(opts Options, reg prometheus.Registerer, logger *slog.Logger) (*Engine,
 		opts:    opts,
 		logger:  logger,
 		metrics: newMetrics(reg),
+		warm:    newWarmMetrics(reg),
 		train:   make(chan struct{}, opts.TrainWorkers),
 		shadows: map[string]*shadowState{},
 	}
@@ -176,6 +210,9 @@ func (e *Engine) build(shadows []ShadowOptions) (map[string]*shadowState, []stri
 		}
 		if so.Interval <= 0 {
 			so.Interval = so.Step
+		}
+		if so.FullRetrainEvery == 0 {
+			so.FullRetrainEvery = DefaultFullRetrainEvery
 		}
 		hs := append([]time.Duration(nil), so.Horizons...)
 		sort.Slice(hs, func(i, j int) bool { return hs[i] < hs[j] })
@@ -259,6 +296,8 @@ func validateShadow(so ShadowOptions) error {
 		return fmt.Errorf("shadow %q: no horizons", so.Name)
 	case so.Confidence <= 0 || so.Confidence >= 1:
 		return fmt.Errorf("shadow %q: confidence must be in (0, 1)", so.Name)
+	case so.FullRetrainEvery < 0:
+		return fmt.Errorf("shadow %q: full retrain every %d trainings must not be negative", so.Name, so.FullRetrainEvery)
 	}
 	for _, h := range so.Horizons {
 		if h <= 0 || h%so.Step != 0 {
@@ -473,4 +512,27 @@ func (e *Engine) inShard(shadow string, lset labels.Labels) bool {
 	h.Write([]byte{0xff})
 	h.Write([]byte(lset.String()))
 	return int(h.Sum64()%uint64(e.opts.ShardTotal)) == e.opts.ShardIndex
+}
+
+// warmMetrics count warm starts. shadowcast_trainings_total counts every
+// training, warm or full; shadowcast_training_duration_seconds times the
+// full fits only.
+type warmMetrics struct {
+	starts   *prometheus.CounterVec
+	duration prometheus.Histogram
+}
+
+func newWarmMetrics(reg prometheus.Registerer) *warmMetrics {
+	f := promauto.With(reg)
+	return &warmMetrics{
+		starts: f.NewCounterVec(prometheus.CounterOpts{
+			Name: "shadowcast_warm_starts_total",
+			Help: "Scheduled retrainings that warm-started from the serving model, by result (success, or error: a full fit followed).",
+		}, []string{"shadow", "result"}),
+		duration: f.NewHistogram(prometheus.HistogramOpts{
+			Name:    "shadowcast_warm_start_duration_seconds",
+			Help:    "Time to warm-start one model for one shadow instance (full fits: shadowcast_training_duration_seconds).",
+			Buckets: prometheus.ExponentialBuckets(0.001, 4, 10),
+		}),
+	}
 }

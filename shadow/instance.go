@@ -1,6 +1,8 @@
 package shadow
 
 import (
+	"encoding"
+	"errors"
 	"fmt"
 	"hash/fnv"
 	"log/slog"
@@ -95,6 +97,8 @@ type instance struct {
 	live         bool                        // liveFrom is set
 	backfilled   bool                        // past history was scored once
 	early        string                      // reason of a pending early retrain
+	warmStarts   int                         // warm starts since the last full fit
+	needFull     bool                        // the next training must be a full fit
 	cc           cleanCache                  // cleaned history window
 	restoreTried bool                        // a persisted model was looked for (guarded by fmu)
 	dirty        bool                        // raw changed before its end: cc must be rebuilt
@@ -379,11 +383,10 @@ func (e *Engine) publishForecast(s *shadowState, inst *instance, gen int, p *pub
 }
 
 // startTraining trains a model for inst in the background, bounded by the
-// engine's training semaphore; the instance keeps serving meanwhile.
+// engine's training semaphore; the instance keeps serving meanwhile. It
+// runs under inst.fmu (from forecastInstance).
 func (e *Engine) startTraining(s *shadowState, inst *instance, series forecast.Series, spec forecast.Spec) {
-	inst.mu.Lock()
-	inst.training = true
-	inst.mu.Unlock()
+	plan := e.planTraining(s, inst)
 	// The series is reused by the caller; training gets its own copy.
 	series.Values = append([]float64(nil), series.Values...)
 	e.trainWG.Add(1)
@@ -391,21 +394,53 @@ func (e *Engine) startTraining(s *shadowState, inst *instance, series forecast.S
 		defer e.trainWG.Done()
 		e.train <- struct{}{}
 		defer func() { <-e.train }()
-		e.trainInstance(s, inst, series, spec)
+		e.trainInstance(s, inst, series, spec, plan)
 	}()
 }
 
-func (e *Engine) trainInstance(s *shadowState, inst *instance, series forecast.Series, spec forecast.Spec) {
+// trainingPlan says how a training starts.
+type trainingPlan struct {
+	early string // reason of an early retrain ("" when scheduled or first)
+	warm  bool   // warm-start from prev instead of a full fit
+	kind  string // Go type of the predictor to warm-start, for Models.Restore
+	prev  []byte // its encoding: the training's private copy
+}
+
+// planTraining marks inst as training and chooses between a warm start and
+// a full fit (see ShadowOptions.FullRetrainEvery). It runs under inst.fmu,
+// when no Predict uses the serving predictor, so that encoding it is safe.
+func (e *Engine) planTraining(s *shadowState, inst *instance) trainingPlan {
+	inst.mu.Lock()
+	plan := trainingPlan{early: inst.early}
+	inst.early = ""
+	inst.training = true
+	prev, warmStarts, needFull := inst.pred, inst.warmStarts, inst.needFull
+	inst.mu.Unlock()
+	_, can := e.opts.Models.(warmStarter)
+	enc, ok := prev.(encoding.BinaryMarshaler)
+	if !can || !ok || plan.early != "" || needFull || warmStarts+1 >= s.opts.FullRetrainEvery {
+		return plan
+	}
+	data, err := enc.MarshalBinary()
+	if err != nil {
+		s.logger.Warn("Cannot copy the serving model for a warm start; fitting from scratch", "instance", inst.key, "err", err)
+		return plan
+	}
+	plan.warm, plan.kind, plan.prev = true, fmt.Sprintf("%T", prev), data
+	return plan
+}
+
+func (e *Engine) trainInstance(s *shadowState, inst *instance, series forecast.Series, spec forecast.Spec, plan trainingPlan) {
+	if plan.warm && e.warmStart(s, inst, series, spec, plan) {
+		return
+	}
 	so := s.opts
 	var (
 		m      forecast.Model
 		err    error
 		reason = ReasonConfigured
 	)
-	inst.mu.Lock()
-	early := inst.early
-	inst.early = ""
-	inst.mu.Unlock()
+	early := plan.early
 	t0 := time.Now()
 	switch {
 	case early == ReasonDeviation:
@@ -455,8 +490,58 @@ func (e *Engine) trainInstance(s *shadowState, inst *instance, series forecast.S
 	inst.gen++
 	inst.trainedAt = e.opts.Now()
 	inst.trainedData = series.End()
+	inst.warmStarts = 0
+	// A baseline serving after a deviation or a failure is no model to
+	// continue from: the next training selects and fits afresh.
+	inst.needFull = reason == ReasonDeviation || reason == ReasonFallback
 	inst.mu.Unlock()
 	e.forecastInstance(s, inst)
+}
+
+// warmStart continues training the serving model of inst (plan.prev) on
+// series and installs the result. It reports false when the caller must
+// fit from scratch instead (no warm start for this kind, or it failed).
+func (e *Engine) warmStart(s *shadowState, inst *instance, series forecast.Series, spec forecast.Spec, plan trainingPlan) bool {
+	so := s.opts
+	t0 := time.Now()
+	prev, err := e.opts.Models.Restore(plan.kind, plan.prev)
+	var pred forecast.Predictor
+	if err == nil {
+		pred, err = e.opts.Models.(warmStarter).WarmStart(prev, series, spec)
+	}
+	if errors.Is(err, ErrNoWarmStart) {
+		return false
+	}
+	if err != nil {
+		e.warm.starts.WithLabelValues(so.Name, "error").Inc()
+		s.logger.Warn("Warm start failed; fitting from scratch", "instance", inst.key, "err", err)
+		return false
+	}
+	e.warm.duration.Observe(time.Since(t0).Seconds())
+	e.warm.starts.WithLabelValues(so.Name, "success").Inc()
+	e.metrics.trainings.WithLabelValues(so.Name, "success").Inc()
+	s.tracker.ResetDrift(inst.key)
+	inst.mu.Lock()
+	model, reason, n := inst.model, inst.reason, inst.warmStarts+1
+	inst.mu.Unlock()
+	if err := e.saveModel(s, inst, pred, modelHeader{
+		Shadow: so.Name, Instance: inst.key, Model: model, Reason: reason, Fingerprint: so.Fingerprint,
+		TrainedAt: e.opts.Now(), TrainedData: series.End(), WarmStarts: n,
+	}); err != nil {
+		e.metrics.saveErrors.Inc()
+		s.logger.Warn("Persisting the trained model failed", "instance", inst.key, "err", err)
+	}
+	inst.mu.Lock()
+	inst.pred = pred
+	inst.gen++
+	inst.trainedAt = e.opts.Now()
+	inst.trainedData = series.End()
+	inst.warmStarts = n
+	inst.training = false
+	inst.mu.Unlock()
+	s.logger.Debug("Warm-started the model", "instance", inst.key, "model", model, "warm_starts", n, "seconds", time.Since(t0).Seconds())
+	e.forecastInstance(s, inst)
+	return true
 }
 
 // events returns the events known for a shadow: static ones from the

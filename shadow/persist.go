@@ -46,6 +46,8 @@ type modelHeader struct {
 	Fingerprint string    `json:"fingerprint"`
 	TrainedAt   time.Time `json:"trained_at"`
 	TrainedData time.Time `json:"trained_data"`
+	// WarmStarts counts the warm starts since the last full fit.
+	WarmStarts int `json:"warm_starts,omitempty"`
 }
 
 func (e *Engine) modelPath(shadow, key string) string {
@@ -172,6 +174,7 @@ func (e *Engine) restoreModel(s *shadowState, inst *instance) bool {
 	inst.mu.Lock()
 	inst.pred, inst.model, inst.reason = pred, hdr.Model, hdr.Reason
 	inst.trainedAt, inst.trainedData = hdr.TrainedAt, hdr.TrainedData
+	inst.warmStarts, inst.needFull = hdr.WarmStarts, false
 	inst.gen++
 	inst.mu.Unlock()
 	e.metrics.restores.WithLabelValues("success").Inc()
