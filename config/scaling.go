@@ -118,14 +118,30 @@ const (
 	// PolicyDryRun: the policy chooses, learns from what actually happened
 	// and explains each choice at /api/v1/decisions; it never acts.
 	PolicyDryRun = "dry_run"
+	// PolicyActive: as dry_run until the policy has learned
+	// MinDryRunEpochs epochs online; then its chosen headroom and
+	// scale-down delay drive the engine's decisions (within the same
+	// bounds, cooldown and the resource's own mode).
+	PolicyActive = "active"
 )
 
+var validPolicyModes = []string{PolicyOff, PolicyDryRun, PolicyActive}
+
+// DefaultPolicyMinDryRunEpochs is one week of 15-minute epochs.
+const DefaultPolicyMinDryRunEpochs = 672
+
 // ResourcePolicy configures the learned allocation policy of a resource.
-// Only off and dry_run exist for now: "active" is rejected until the
-// policy has been validated online (see docs/scaling.md).
 type ResourcePolicy struct {
-	// Mode is off (default) or dry_run.
+	// Mode is off (default), dry_run or active.
 	Mode string `yaml:"mode,omitempty"`
+	// MinDryRunEpochs is the number of epochs the policy must have learned
+	// online (persisted state counts; simulator training does not) before
+	// an active policy may act (default 672: a week of 15-minute epochs).
+	MinDryRunEpochs int `yaml:"min_dry_run_epochs,omitempty"`
+	// SLO lists objectives over the KPIs (kpis[]); when set, an epoch's
+	// violation is the share of its KPI samples beyond an objective
+	// (the capacity proxy applies to epochs without a KPI sample).
+	SLO []PolicySLO `yaml:"slo,omitempty"`
 	// Lambda weighs SLO violations against cost in the reward (default 8).
 	Lambda float64 `yaml:"lambda,omitempty"`
 	// Epoch is how long one policy decision holds (default 15m); it must
@@ -137,6 +153,15 @@ type ResourcePolicy struct {
 	// SaveInterval is how often the state file is rewritten (default 5m);
 	// it is also written at shutdown.
 	SaveInterval model.Duration `yaml:"save_interval,omitempty"`
+}
+
+// PolicySLO is one objective over a KPI: every series of the KPI must
+// stay at or below Max, or at or above Min (exactly one is set).
+type PolicySLO struct {
+	// KPI names an entry of kpis[].
+	KPI string   `yaml:"kpi"`
+	Max *float64 `yaml:"max,omitempty"`
+	Min *float64 `yaml:"min,omitempty"`
 }
 
 // Alternative is an extra pool of a resource.
@@ -348,6 +373,9 @@ func (c *Config) applyScalingDefaults() {
 			if p.SaveInterval == 0 {
 				p.SaveInterval = DefaultPolicySaveInterval
 			}
+			if p.MinDryRunEpochs == 0 {
+				p.MinDryRunEpochs = DefaultPolicyMinDryRunEpochs
+			}
 			p.StateFile = c.ResolvePath(p.StateFile)
 		}
 		for j := range r.Alternatives {
@@ -520,7 +548,7 @@ func (c *Config) validateScaling(shadows map[string]bool) []error {
 		for _, e := range validatePool(r.Pool) {
 			add("%s: %v", at, e)
 		}
-		for _, e := range validatePolicy(r.Policy, w.SampleInterval) {
+		for _, e := range validatePolicy(r.Name, r.Policy, w.SampleInterval, c.KPIs) {
 			add("%s: policy: %v", at, e)
 		}
 		if len(r.Alternatives) > MaxAlternatives {
@@ -546,15 +574,38 @@ func (c *Config) validateScaling(shadows map[string]bool) []error {
 	return errs
 }
 
-func validatePolicy(p ResourcePolicy, sample model.Duration) []error {
+func validatePolicy(resource string, p ResourcePolicy, sample model.Duration, kpis []KPI) []error {
 	var errs []error
 	add := func(format string, args ...any) { errs = append(errs, fmt.Errorf(format, args...)) }
-	switch p.Mode {
-	case PolicyOff, PolicyDryRun:
-	case "active":
-		add("mode active is not supported yet: run dry_run and compare its decisions first (docs/scaling.md)")
-	default:
-		add("unknown mode %q (want off or dry_run)", p.Mode)
+	if !contains(validPolicyModes, p.Mode) {
+		add("unknown mode %q (want one of %v)", p.Mode, validPolicyModes)
+	}
+	if p.MinDryRunEpochs < 0 {
+		add("min_dry_run_epochs must not be negative")
+	}
+	byName := map[string]KPI{}
+	for _, k := range kpis {
+		byName[k.Name] = k
+	}
+	for i, o := range p.SLO {
+		at := fmt.Sprintf("slo[%d]", i)
+		k, ok := byName[o.KPI]
+		switch {
+		case o.KPI == "":
+			add("%s: kpi is required", at)
+		case !ok:
+			add("%s: unknown kpi %q (configure it under kpis)", at, o.KPI)
+		case k.Resource != "" && k.Resource != resource:
+			add("%s: kpi %q is attached to resource %q", at, o.KPI, k.Resource)
+		}
+		switch {
+		case (o.Max == nil) == (o.Min == nil):
+			add("%s: exactly one of max and min is required", at)
+		case o.Max != nil && !finite(*o.Max):
+			add("%s: max must be a finite number", at)
+		case o.Min != nil && !finite(*o.Min):
+			add("%s: min must be a finite number", at)
+		}
 	}
 	if !finite(p.Lambda) || p.Lambda <= 0 {
 		add("lambda must be a positive number")

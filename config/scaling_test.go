@@ -89,7 +89,8 @@ resources:
 			HTTP: &HTTPTarget{URL: "http://127.0.0.1:19210/scale", Timeout: DefaultHTTPTimeout, Retries: &three,
 				Backoff: DefaultHTTPBackoff, SecretFile: "/etc/shadowcast/hmac.key"},
 		}}},
-		Policy: ResourcePolicy{Mode: PolicyOff, Lambda: DefaultPolicyLambda, Epoch: DefaultPolicyEpoch, SaveInterval: DefaultPolicySaveInterval},
+		Policy: ResourcePolicy{Mode: PolicyOff, Lambda: DefaultPolicyLambda, Epoch: DefaultPolicyEpoch, SaveInterval: DefaultPolicySaveInterval,
+			MinDryRunEpochs: DefaultPolicyMinDryRunEpochs},
 	}
 	if diff := cmp.Diff(want, r); diff != "" {
 		t.Errorf("resource (-want +got):\n%s", diff)
@@ -128,12 +129,12 @@ resources:
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := ResourcePolicy{Mode: PolicyOff, Lambda: 8, Epoch: model.Duration(15 * time.Minute), SaveInterval: model.Duration(5 * time.Minute)}
+	want := ResourcePolicy{Mode: PolicyOff, Lambda: 8, Epoch: model.Duration(15 * time.Minute), SaveInterval: model.Duration(5 * time.Minute), MinDryRunEpochs: 672}
 	if diff := cmp.Diff(want, c.Resources[0].Policy); diff != "" {
 		t.Errorf("default policy (-want +got):\n%s", diff)
 	}
 	want = ResourcePolicy{Mode: PolicyDryRun, Lambda: 4, Epoch: model.Duration(5 * time.Minute),
-		StateFile: "/etc/shadowcast/state/b.pol", SaveInterval: model.Duration(5 * time.Minute)}
+		StateFile: "/etc/shadowcast/state/b.pol", SaveInterval: model.Duration(5 * time.Minute), MinDryRunEpochs: 672}
 	if diff := cmp.Diff(want, c.Resources[1].Policy); diff != "" {
 		t.Errorf("configured policy (-want +got):\n%s", diff)
 	}
@@ -171,8 +172,9 @@ func TestScalingInvalid(t *testing.T) {
 		{"alternative without name", res(kube + ", alternatives: [{kind: http, http: {url: 'http://x'}, capacity_per_unit: 1, max: 1}]"), "alternatives[0]: name is required"},
 		{"alternative named like resource", res(kube + ", alternatives: [{name: a, kind: http, http: {url: 'http://x'}, capacity_per_unit: 1, max: 1}]"), `duplicate pool name "a"`},
 		{"unknown key", res(kube + ", capacity: 3"), "field capacity not found"},
-		{"policy active", res(kube + ", policy: {mode: active}"), "policy: mode active is not supported yet"},
-		{"policy mode", res(kube + ", policy: {mode: dry-run}"), `policy: unknown mode "dry-run"`},
+		{"policy min epochs", res(kube + ", policy: {mode: active, min_dry_run_epochs: -1}"), "policy: min_dry_run_epochs must not be negative"},
+		{"policy slo unknown kpi", res(kube + ", policy: {mode: dry_run, slo: [{kpi: nope, max: 1}]}"), `policy: slo[0]: unknown kpi "nope"`},
+		{"policy mode", res(kube + ", policy: {mode: dry-run}"), `policy: unknown mode "dry-run" (want one of [off dry_run active])`},
 		{"policy lambda", res(kube + ", policy: {mode: dry_run, lambda: -1}"), "policy: lambda must be a positive number"},
 		{"policy epoch", res(kube + ", policy: {mode: dry_run, epoch: 20s}"), "policy: epoch 20s must be a multiple"},
 	}
@@ -183,5 +185,51 @@ func TestScalingInvalid(t *testing.T) {
 				t.Fatalf("Load() error = %v, want it to contain %q", err, tc.want)
 			}
 		})
+	}
+}
+
+func TestScalingPolicySLO(t *testing.T) {
+	kpis := `
+prometheus: {url: 'http://127.0.0.1:9090'}
+kpis:
+  - {name: latency_p99, query: 'histogram_quantile(0.99, rate(h_bucket[5m]))', kind: latency, resource: a}
+  - {name: availability, query: 'avg(up)', kind: slo_violation}
+  - {name: other_latency, query: 'vector(1)', kind: latency, resource: b}
+`
+	res := func(policy string) string {
+		return scalingBase + kpis + `resources:
+  - {name: a, shadow: http_requests, threshold_upper: 2, threshold_lower: 1, kind: kubernetes_scale, kubernetes: {name: a}, capacity_per_unit: 1, max: 3,
+     policy: ` + policy + `}
+  - {name: b, shadow: http_requests, threshold_upper: 2, threshold_lower: 1, kind: kubernetes_scale, kubernetes: {name: b}, capacity_per_unit: 1, max: 3}
+`
+	}
+	c, err := Load([]byte(res("{mode: active, min_dry_run_epochs: 96, slo: [{kpi: latency_p99, max: 0.3}, {kpi: availability, min: 0.999}]}")), "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	maxv, minv := 0.3, 0.999
+	want := ResourcePolicy{Mode: PolicyActive, MinDryRunEpochs: 96, Lambda: DefaultPolicyLambda, Epoch: DefaultPolicyEpoch,
+		SaveInterval: DefaultPolicySaveInterval, SLO: []PolicySLO{{KPI: "latency_p99", Max: &maxv}, {KPI: "availability", Min: &minv}}}
+	if diff := cmp.Diff(want, c.Resources[0].Policy); diff != "" {
+		t.Errorf("policy (-want +got):\n%s", diff)
+	}
+
+	// Every problem is reported at once.
+	_, err = Load([]byte(res("{mode: active, min_dry_run_epochs: -3, slo: [{kpi: nope, max: 1}, {kpi: other_latency, max: 1}, {kpi: latency_p99}, {kpi: availability, max: 1, min: 0}, {max: .inf}]}")), "")
+	if err == nil {
+		t.Fatal("invalid SLOs accepted")
+	}
+	for _, want := range []string{
+		"resources[0] (a): policy: min_dry_run_epochs must not be negative",
+		`policy: slo[0]: unknown kpi "nope"`,
+		`policy: slo[1]: kpi "other_latency" is attached to resource "b"`,
+		"policy: slo[2]: exactly one of max and min is required",
+		"policy: slo[3]: exactly one of max and min is required",
+		"policy: slo[4]: kpi is required",
+		"policy: slo[4]: max must be a finite number",
+	} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("error %q\ndoes not contain %q", err, want)
+		}
 	}
 }

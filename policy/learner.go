@@ -20,6 +20,9 @@ type LearnerOptions struct {
 	// outcomes; otherwise the best arm by posterior mean is used and
 	// nothing is learned (evaluation, or acting after training).
 	Explore bool
+	// Online marks outcomes as observed on the live service
+	// (Policy.UpdateOnline): they count in Policy.OnlineEpochs.
+	Online bool
 }
 
 // Step is what one step of the controlled service cost. The engine fills
@@ -35,6 +38,13 @@ type Step struct {
 	// Unserved and Demand, when known, add the share of unserved demand
 	// to the violation.
 	Unserved, Demand float64
+	// SLOChecked counts the KPI samples taken during this step that were
+	// compared with their objectives, SLOViolated those beyond one. When
+	// the steps credited to a decision checked at least one KPI sample,
+	// its violation is the share of violated KPI samples
+	// (ViolationSLO) and Violated/Unserved are not used; otherwise the
+	// capacity proxy applies (ViolationCapacity).
+	SLOChecked, SLOViolated int
 }
 
 // Learner runs a Policy epoch by epoch: it makes a decision at each epoch
@@ -50,6 +60,9 @@ type Learner struct {
 	until   time.Time // end of the current epoch
 	pending []pending
 	recent  struct{ violated, steps int }
+	exploit bool
+	last    Outcome
+	lastAt  time.Time
 }
 
 type pending struct {
@@ -60,6 +73,8 @@ type pending struct {
 	steps      int
 	unserved   float64
 	demand     float64
+	checked    int
+	sloBad     int
 }
 
 // NewLearner returns a learner for p.
@@ -85,7 +100,11 @@ func (l *Learner) Decide(c Context) (d Decision, fresh bool) {
 	}
 	l.recent.violated, l.recent.steps = 0, 0
 	if l.opts.Explore {
-		d = l.p.Choose(c)
+		if l.exploit {
+			d = l.p.Best(c)
+		} else {
+			d = l.p.Choose(c)
+		}
 		from := c.Time.Add(l.opts.Delay)
 		l.pending = append(l.pending, pending{d: d, from: from, to: from.Add(l.opts.Epoch)})
 	} else {
@@ -117,6 +136,8 @@ func (l *Learner) Observe(st Step) {
 		}
 		p.unserved += st.Unserved
 		p.demand += st.Demand
+		p.checked += st.SLOChecked
+		p.sloBad += st.SLOViolated
 	}
 	// A decision's credit window is complete once its last step (at
 	// to − Step) or a later one was observed.
@@ -129,13 +150,40 @@ func (l *Learner) Observe(st Step) {
 		if p.steps == 0 {
 			continue
 		}
-		o := Outcome{Cost: p.paid / p.need, Violation: float64(p.violated) / float64(p.steps)}
-		if p.demand > 0 {
-			o.Violation += p.unserved / p.demand
+		o := Outcome{Cost: p.paid / p.need}
+		if p.checked > 0 {
+			o.Violation, o.Source = float64(p.sloBad)/float64(p.checked), ViolationSLO
+		} else {
+			o.Violation, o.Source = float64(p.violated)/float64(p.steps), ViolationCapacity
+			if p.demand > 0 {
+				o.Violation += p.unserved / p.demand
+			}
 		}
-		l.p.Update(p.d, o)
+		if l.opts.Online {
+			l.p.UpdateOnline(p.d, o)
+		} else {
+			l.p.Update(p.d, o)
+		}
+		l.last, l.lastAt = o, st.At
 	}
 	l.pending = l.pending[done:]
+}
+
+// SetExploit switches a learner that explores to choosing the best arm by
+// posterior mean (Policy.Best) while still learning from the outcomes:
+// what a policy that acts should do. false returns to Thompson sampling.
+func (l *Learner) SetExploit(on bool) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.exploit = on
+}
+
+// LastOutcome returns the latest outcome learned and the time of the step
+// that completed it (zero before the first).
+func (l *Learner) LastOutcome() (Outcome, time.Time) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.last, l.lastAt
 }
 
 // Pending returns the number of decisions waiting for their outcome.

@@ -82,3 +82,84 @@ func equalBools(a, b []bool) bool {
 	}
 	return true
 }
+
+func TestLearnerSLOViolation(t *testing.T) {
+	tests := []struct {
+		name       string
+		steps      []Step
+		wantViol   float64
+		wantSource string
+	}{
+		{
+			name: "KPI samples replace the capacity proxy",
+			steps: []Step{
+				{Paid: 2, Needed: 2, Violated: true, Unserved: 1, Demand: 2, SLOChecked: 1, SLOViolated: 0},
+				{Paid: 2, Needed: 2, SLOChecked: 2, SLOViolated: 1},
+				{Paid: 2, Needed: 2, SLOChecked: 1, SLOViolated: 1},
+				{Paid: 2, Needed: 2},
+			},
+			wantViol: 2.0 / 4, wantSource: ViolationSLO,
+		},
+		{
+			name: "no KPI sample in the epoch: capacity proxy",
+			steps: []Step{
+				{Paid: 2, Needed: 2, Violated: true, Unserved: 1, Demand: 4},
+				{Paid: 2, Needed: 2, Demand: 4},
+				{Paid: 2, Needed: 2, Demand: 4},
+				{Paid: 2, Needed: 2, Demand: 4},
+			},
+			wantViol: 1.0/4 + 1.0/16, wantSource: ViolationCapacity,
+		},
+		{
+			name: "KPI samples all within objectives: no violation although capacity was short",
+			steps: []Step{
+				{Paid: 1, Needed: 2, Violated: true, Unserved: 3, Demand: 4, SLOChecked: 1},
+				{Paid: 1, Needed: 2, Violated: true, Unserved: 3, Demand: 4},
+				{Paid: 1, Needed: 2, Violated: true, Unserved: 3, Demand: 4},
+				{Paid: 1, Needed: 2, Violated: true, Unserved: 3, Demand: 4},
+			},
+			wantViol: 0, wantSource: ViolationSLO,
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			p, err := New(Options{Arms: []Arm{{Headroom: 1}}, Lambda: 1})
+			if err != nil {
+				t.Fatal(err)
+			}
+			l, err := NewLearner(p, LearnerOptions{Epoch: 4 * time.Minute, Step: time.Minute, Explore: true, Online: true})
+			if err != nil {
+				t.Fatal(err)
+			}
+			for i, st := range tt.steps {
+				st.At = noon.Add(time.Duration(i) * time.Minute)
+				l.Decide(Context{Time: st.At})
+				l.Observe(st)
+			}
+			o, at := l.LastOutcome()
+			if at.IsZero() || o.Source != tt.wantSource || math.Abs(o.Violation-tt.wantViol) > 1e-12 {
+				t.Errorf("outcome %+v at %v, want violation %v from %s", o, at, tt.wantViol, tt.wantSource)
+			}
+			if p.OnlineEpochs() != 1 || p.Epochs() != 1 {
+				t.Errorf("online epochs %d of %d, want 1 of 1", p.OnlineEpochs(), p.Epochs())
+			}
+		})
+	}
+}
+
+func TestLearnerSetExploitStillLearns(t *testing.T) {
+	p, _ := New(Options{Seed: 3})
+	l, _ := NewLearner(p, LearnerOptions{Epoch: time.Minute, Step: time.Minute, Explore: true})
+	l.SetExploit(true)
+	for i := range 5 {
+		ts := noon.Add(time.Duration(i) * time.Minute)
+		d, _ := l.Decide(Context{Time: ts})
+		if !d.Greedy {
+			t.Fatal("exploiting learner drew by sampling")
+		}
+		l.Observe(Step{At: ts, Paid: 1, Needed: 1})
+	}
+	if p.Epochs() != 5 || p.OnlineEpochs() != 0 {
+		t.Errorf("learned %d outcomes (%d online), want 5 (0 online)", p.Epochs(), p.OnlineEpochs())
+	}
+}

@@ -186,12 +186,26 @@ func (o *Options) setDefaults() error {
 	return nil
 }
 
+// Violation sources of an Outcome.
+const (
+	// ViolationSLO: the share of the KPI samples of the epoch beyond an
+	// objective.
+	ViolationSLO = "slo"
+	// ViolationCapacity: the capacity proxy, the share of the epoch's
+	// steps whose load exceeded the ready capacity plus the share of
+	// demand unserved.
+	ViolationCapacity = "capacity_proxy"
+)
+
 // Outcome is what an epoch cost after a decision acted.
 type Outcome struct {
 	// Cost is the normalised resource cost of the epoch.
-	Cost float64
+	Cost float64 `json:"cost"`
 	// Violation is the normalised SLO violation of the epoch.
-	Violation float64
+	Violation float64 `json:"violation"`
+	// Source says where Violation came from (ViolationSLO or
+	// ViolationCapacity); informational.
+	Source string `json:"violation_source,omitempty"`
 }
 
 // stats is a running mean and variance (Welford).
@@ -264,11 +278,12 @@ func (d Decision) Explain() string {
 type Policy struct {
 	opts Options
 
-	mu    sync.Mutex // guards cells, arms, rng
-	cells [][]stats  // [bucket][arm]
-	arms  []stats    // per arm over all buckets (the prior)
-	all   stats      // over everything (variance prior)
-	rng   *rand.Rand
+	mu     sync.Mutex // guards cells, arms, all, online, rng
+	cells  [][]stats  // [bucket][arm]
+	arms   []stats    // per arm over all buckets (the prior)
+	all    stats      // over everything (variance prior)
+	online int        // outcomes learned online (UpdateOnline), persisted
+	rng    *rand.Rand
 }
 
 // New returns a policy that knows nothing yet.
@@ -430,7 +445,13 @@ func (p *Policy) Best(c Context) Decision {
 func (p *Policy) Reward(o Outcome) float64 { return -o.Cost - p.opts.Lambda*o.Violation }
 
 // Update learns from the outcome of a decision made by Choose or Best.
-func (p *Policy) Update(d Decision, o Outcome) {
+func (p *Policy) Update(d Decision, o Outcome) { p.update(d, o, false) }
+
+// UpdateOnline is Update for an outcome observed on the live service (not
+// in a simulator); OnlineEpochs counts them.
+func (p *Policy) UpdateOnline(d Decision, o Outcome) { p.update(d, o, true) }
+
+func (p *Policy) update(d Decision, o Outcome, online bool) {
 	r := p.Reward(o)
 	if math.IsNaN(r) || math.IsInf(r, 0) || d.ArmIndex < 0 || d.ArmIndex >= len(p.opts.Arms) {
 		return
@@ -441,6 +462,18 @@ func (p *Policy) Update(d Decision, o Outcome) {
 	p.cells[b][d.ArmIndex].add(r)
 	p.arms[d.ArmIndex].add(r)
 	p.all.add(r)
+	if online {
+		p.online++
+	}
+}
+
+// OnlineEpochs returns the number of outcomes learned online
+// (UpdateOnline), restored state included. Outcomes learned in the
+// simulator do not count.
+func (p *Policy) OnlineEpochs() int {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.online
 }
 
 // Epochs returns the number of outcomes learned.

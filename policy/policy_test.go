@@ -118,7 +118,11 @@ func TestStateRoundTrip(t *testing.T) {
 	for i := range 500 {
 		c := Context{Time: noon.Add(time.Duration(i) * 15 * time.Minute), Uncertainty: r.Float64(), Trend: r.NormFloat64() * 0.1}
 		d := p.Choose(c)
-		p.Update(d, envReward(r, c, d.Arm))
+		if i%5 == 0 {
+			p.UpdateOnline(d, envReward(r, c, d.Arm))
+		} else {
+			p.Update(d, envReward(r, c, d.Arm))
+		}
 	}
 	var buf bytes.Buffer
 	if _, err := p.WriteTo(&buf); err != nil {
@@ -127,6 +131,9 @@ func TestStateRoundTrip(t *testing.T) {
 	q, _ := New(Options{Seed: 9})
 	if _, err := q.ReadFrom(bytes.NewReader(buf.Bytes())); err != nil {
 		t.Fatal(err)
+	}
+	if q.OnlineEpochs() != 100 || q.Epochs() != 500 {
+		t.Errorf("restored %d online of %d epochs, want 100 of 500", q.OnlineEpochs(), q.Epochs())
 	}
 	for h := range 24 {
 		c := Context{Time: noon.Add(time.Duration(h) * time.Hour), Uncertainty: 0.3}

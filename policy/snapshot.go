@@ -35,6 +35,9 @@ type persisted struct {
 	Cells            [][]stats
 	ArmStats         []stats
 	All              stats
+	// Online counts the outcomes learned online (absent in older files:
+	// zero, gob ignores missing fields).
+	Online int
 }
 
 // WriteTo persists what the policy learned: magic "SCPOL", a version
@@ -46,6 +49,7 @@ func (p *Policy) WriteTo(w io.Writer) (int64, error) {
 	err := gob.NewEncoder(&buf).Encode(persisted{
 		Arms: p.opts.Arms, HourBuckets: p.opts.HourBuckets, UncertaintyEdges: p.opts.UncertaintyEdges,
 		TrendEdge: p.opts.TrendEdge, RecentEdge: p.opts.RecentEdge, Cells: p.cells, ArmStats: p.arms, All: p.all,
+		Online: p.online,
 	})
 	p.mu.Unlock()
 	if err != nil {
@@ -116,7 +120,10 @@ func (p *Policy) ReadFrom(r io.Reader) (int64, error) {
 		}
 	}
 	p.mu.Lock()
-	p.cells, p.arms, p.all = s.Cells, s.ArmStats, s.All
+	if s.Online < 0 || float64(s.Online) > s.All.N {
+		return total, fmt.Errorf("%w: %d online epochs of %g", ErrCorruptState, s.Online, s.All.N)
+	}
+	p.cells, p.arms, p.all, p.online = s.Cells, s.ArmStats, s.All, s.Online
 	p.mu.Unlock()
 	return total, nil
 }

@@ -19,8 +19,24 @@ func (r *Result) WriteTable(w io.Writer) error {
 	f := r.Forecast
 	fmt.Fprintf(&b, "forecast: %s at lead %v, %d refits, %d evaluated steps without forecast (%d implausible forecasts rejected); MAE %.3g MASE %.3f sMAPE %.3f coverage %.3f (nominal %.2f)\n",
 		f.Model, f.Lead, f.Refits, f.Missing, f.Unusable, f.MAE, f.MASE, f.SMAPE, f.Coverage, f.Level)
-	fmt.Fprintf(&b, "learned policy: %d training epochs (λ %.2g, epoch %v, %d passes, uncertainty edges %.3g); arms chosen in evaluation: %s\n\n",
-		r.Learned.TrainEpochs, r.Options.Lambda, r.Options.Epoch, r.Options.Passes, r.Options.UncertaintyEdges, armsSummary(r.Learned.ArmsChosen))
+	if t := r.Tuning; t != nil {
+		fmt.Fprintf(&b, "tuning (training part only): candidates trained on %s → %s, validated on %s → %s; rule: %s\n",
+			t.TrainFrom.Format("2006-01-02 15:04"), t.TrainTo.Format("2006-01-02 15:04"),
+			t.ValidFrom.Format("2006-01-02 15:04"), t.ValidTo.Format("2006-01-02 15:04"), t.Rule)
+		for _, row := range t.Rows {
+			mark := " "
+			if row.Candidate == t.Chosen {
+				mark = "*"
+			}
+			if row.Err != "" {
+				fmt.Fprintf(&b, "  %s %-24s %s\n", mark, row.Candidate, row.Err)
+				continue
+			}
+			fmt.Fprintf(&b, "  %s %-24s Δunder %s  Δreplica-h %s (validation)\n", mark, row.Candidate, pct(row.UnderVsReactive), pct(row.HoursVsReactive))
+		}
+	}
+	fmt.Fprintf(&b, "learned policy: %d training epochs (λ %.2g, arms %s, epoch %v, %d passes, uncertainty edges %.3g); arms chosen in evaluation: %s\n\n",
+		r.Learned.TrainEpochs, r.Options.Lambda, r.Options.Arms, r.Options.Epoch, r.Options.Passes, r.Options.UncertaintyEdges, armsSummary(r.Learned.ArmsChosen))
 	tw := tabwriter.NewWriter(&b, 0, 0, 2, ' ', tabwriter.AlignRight)
 	fmt.Fprintln(tw, "policy\tunder-prov min\tunder-prov %\tunserved %\treplica-h\tcost\tactions\tΔunder vs reactive\tΔreplica-h vs reactive\t")
 	for _, p := range r.Policies {
@@ -93,7 +109,7 @@ func (r *Result) WriteJSON(w io.Writer) error {
 			"capacity": o.Capacity, "startup_seconds": o.Startup.Seconds(), "target_utilization": o.TargetUtilization,
 			"stabilization_seconds": o.Stabilization.Seconds(), "min_replicas": o.MinReplicas, "max_replicas": o.MaxReplicas,
 			"headroom": o.Headroom, "policy_lambda": o.Lambda, "policy_epoch_seconds": o.Epoch.Seconds(), "policy_passes": o.Passes,
-			"policy_uncertainty_edges": o.UncertaintyEdges,
+			"policy_uncertainty_edges": o.UncertaintyEdges, "policy_arms": o.Arms,
 		},
 		"forecast": map[string]any{
 			"model": f.Model, "lead_seconds": f.Lead.Seconds(), "refits": f.Refits, "steps_without_forecast": f.Missing, "forecasts_rejected": f.Unusable,
@@ -114,6 +130,28 @@ func (r *Result) WriteJSON(w io.Writer) error {
 		})
 	}
 	out["policies"] = ps
+	if t := r.Tuning; t != nil {
+		type jsonRow struct {
+			Lambda          float64  `json:"lambda"`
+			Arms            string   `json:"arms"`
+			UnderVsReactive *float64 `json:"under_provisioned_vs_reactive"`
+			HoursVsReactive *float64 `json:"replica_hours_vs_reactive"`
+			Chosen          bool     `json:"chosen"`
+			Error           string   `json:"error,omitempty"`
+		}
+		var rows []jsonRow
+		for _, row := range t.Rows {
+			rows = append(rows, jsonRow{
+				Lambda: row.Candidate.Lambda, Arms: row.Candidate.Arms, Chosen: row.Candidate == t.Chosen, Error: row.Err,
+				UnderVsReactive: nullable(row.UnderVsReactive), HoursVsReactive: nullable(row.HoursVsReactive),
+			})
+		}
+		out["tuning"] = map[string]any{
+			"train_from": t.TrainFrom.Format(timeFormat), "train_to": t.TrainTo.Format(timeFormat),
+			"validate_from": t.ValidFrom.Format(timeFormat), "validate_to": t.ValidTo.Format(timeFormat),
+			"rule": t.Rule, "candidates": rows,
+		}
+	}
 	enc := json.NewEncoder(w)
 	enc.SetIndent("", "  ")
 	return enc.Encode(out)

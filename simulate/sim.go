@@ -87,6 +87,14 @@ type Options struct {
 	// Passes is the number of training passes over the training part
 	// (default 3).
 	Passes int
+	// Arms is the arm set of the learned policy (ArmsDefault, ArmsFine or
+	// ArmsQuantile) when Policy.Arms is empty and Tune is not set.
+	Arms string
+	// Tune, when not empty, chooses λ and the arm set of the learned
+	// policy among these candidates on the training part only (inner
+	// split: train on its first half, validate on its second half; see
+	// TuneRule); Policy.Lambda and Arms are then ignored.
+	Tune []Candidate
 }
 
 func (o *Options) setDefaults(step time.Duration) error {
@@ -204,6 +212,9 @@ type Result struct {
 	Options  ResultOptions
 	Forecast ForecastResult
 	Learned  LearnedResult
+	// Tuning is set when the learned policy's setting was chosen on the
+	// training part (Options.Tune).
+	Tuning   *TuneResult
 	Policies []PolicyResult
 
 	pol        *policy.Policy
@@ -223,6 +234,7 @@ type ResultOptions struct {
 	MaxReplicas       int
 	Headroom          float64
 	Lambda            float64
+	Arms              string
 	Epoch             time.Duration
 	Passes            int
 	UncertaintyEdges  []float64
@@ -330,27 +342,21 @@ func Replay(f *Forecasts, opts Options) (*Result, error) {
 	predictive := env.run(&predictiveCtl{env: env, headroom: opts.Headroom, window: steps(opts.Stabilization, s.Step)}, nil, n)
 
 	epoch := max(steps(opts.Epoch, s.Step), 1)
-	popts := opts.Policy
-	if popts.UncertaintyEdges == nil {
-		popts.UncertaintyEdges = uncertaintyTerciles(sh, epoch, evalStart)
+	chosen := Candidate{Lambda: opts.Policy.Lambda, Arms: opts.Arms}
+	if len(opts.Policy.Arms) > 0 {
+		chosen.Arms = armsExplicit
 	}
-	pol, err := policy.New(popts)
-	if err != nil {
-		return nil, err
-	}
-	for range opts.Passes {
-		lc, err := newLearnedCtl(env, pol, epoch, true)
+	if len(opts.Tune) > 0 {
+		tr, err := tune(env, opts, epoch)
 		if err != nil {
 			return nil, err
 		}
-		env.run(lc, lc, evalStart) // stops at the evaluation part: no outcome from it is learned
+		res.Tuning, chosen = tr, tr.Chosen
 	}
-	lc, err := newLearnedCtl(env, pol, epoch, false)
+	learned, pol, lc, err := trainAndEval(env, opts, chosen, epoch, evalStart, n)
 	if err != nil {
 		return nil, err
 	}
-	lc.chosen = map[string]int{}
-	learned := env.run(lc, lc, n)
 	oracle := env.run(&oracleCtl{env: env}, nil, n)
 
 	reactive.Name, predictive.Name, learned.Name, oracle.Name = PolicyReactive, PolicyPredictive, PolicyLearned, PolicyOracle
@@ -368,7 +374,7 @@ func Replay(f *Forecasts, opts Options) (*Result, error) {
 	res.Options = ResultOptions{
 		Capacity: opts.Capacity, Startup: opts.Startup, TargetUtilization: opts.TargetUtilization,
 		Stabilization: opts.Stabilization, MinReplicas: opts.MinReplicas, MaxReplicas: opts.MaxReplicas,
-		Headroom: opts.Headroom, Lambda: pol.Options().Lambda, Epoch: time.Duration(epoch) * s.Step, Passes: opts.Passes,
+		Headroom: opts.Headroom, Lambda: pol.Options().Lambda, Arms: chosen.Arms, Epoch: time.Duration(epoch) * s.Step, Passes: opts.Passes,
 		UncertaintyEdges: pol.Options().UncertaintyEdges,
 	}
 	return res, nil

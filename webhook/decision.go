@@ -30,8 +30,13 @@ type Decision struct {
 	// Source is SourcePolicy for the learned policy's dry-run decisions,
 	// empty for the engine's own.
 	Source string `json:"source,omitempty"`
-	// Policy is the learned policy's explained choice (Source policy).
+	// Policy is the learned policy's explained choice: on its own epoch
+	// decisions (Source policy), and on the engine's decisions of a
+	// resource whose policy runs (the arm in force).
 	Policy *policy.Decision `json:"policy,omitempty"`
+	// PolicyUse says whether the policy's arm drove the decision, why,
+	// and how the policy is rewarded (resources whose policy runs).
+	PolicyUse *PolicyUse `json:"policy_use,omitempty"`
 }
 
 // Inputs are the forecast values a decision used.

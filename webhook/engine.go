@@ -87,8 +87,8 @@ type Options struct {
 	// RequestTimeout bounds reading a notification and writing the answer
 	// (read and write deadlines on the connection; default 10s).
 	RequestTimeout time.Duration
-	// Policies configure the learned allocation policy (dry-run only) per
-	// resource name; resources not listed have it off.
+	// Policies configure the learned allocation policy per resource name;
+	// resources not listed have it off.
 	Policies map[string]PolicyOptions
 	// Now is the clock (time.Now when nil).
 	Now func() time.Time
@@ -425,12 +425,13 @@ func (e *Engine) Evaluate(ctx context.Context, name string, cause Cause) Decisio
 		st.hmu.Lock()
 		hist := append([]Sample(nil), st.history...)
 		st.hmu.Unlock()
-		p := Decide(*r, Input{Now: now, Value: v, Current: cur, History: hist})
+		choice, use, pd := e.policies.use(name)
+		p := Decide(*r, Input{Now: now, Value: v, Current: cur, History: hist, Policy: choice})
 		if !recorded {
-			st.record(Sample{At: now, Need: p.Need}, now, r.Stabilization)
+			st.record(Sample{At: now, Need: p.Need}, now, e.policies.historyWindow(name, r.Stabilization))
 			recorded = true
 		}
-		d.Plan, d.Current = p, cur
+		d.Plan, d.Current, d.PolicyUse, d.Policy = p, cur, use, pd
 		if !p.RecheckAt.IsZero() {
 			e.schedule(st, name, p.RecheckAt.Sub(now)+time.Millisecond, "recheck")
 		}
@@ -564,10 +565,23 @@ func (e *Engine) Sample() {
 		if !finiteValue(v) {
 			continue
 		}
-		e.state(name).record(Sample{At: now, Need: Need(v)}, now, r.Stabilization)
 		read[name] = v
 	}
-	e.samplePolicies(s, now, read)
+	// An acting learned policy's need replaces the fixed one in the
+	// stabilisation history.
+	needs := e.samplePolicies(s, now, read)
+	for _, name := range s.order {
+		v, ok := read[name]
+		if !ok {
+			continue
+		}
+		need, acting := needs[name]
+		if !acting {
+			need = Need(v)
+		}
+		r := s.resources[name]
+		e.state(name).record(Sample{At: now, Need: need}, now, e.policies.historyWindow(name, r.Stabilization))
+	}
 }
 
 // aggregate sums the values of several matching instances (the resource

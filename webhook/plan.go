@@ -70,6 +70,10 @@ type Input struct {
 	// History holds earlier needs, oldest first; Plan reads those inside
 	// the stabilisation window.
 	History []Sample
+	// Policy, when set, is the arm of an active learned policy: the need
+	// becomes PolicyNeed(Value, Headroom) and the stabilisation window
+	// Policy.ScaleDownDelay. Everything else (rules, bounds) is unchanged.
+	Policy *PolicyChoice
 }
 
 // Plan is the outcome of the allocation logic for one resource.
@@ -126,6 +130,11 @@ func Decide(r Resource, in Input) Plan {
 		}
 	}
 	p.Need = Need(v)
+	window, by := r.Stabilization, "stabilisation window"
+	if in.Policy != nil {
+		p.Need = PolicyNeed(v, in.Policy.Headroom)
+		window, by = in.Policy.ScaleDownDelay, "learned policy's scale-down delay"
+	}
 	cur, curKnown := capacity(r.Pools, in.Current)
 
 	switch {
@@ -143,7 +152,7 @@ func Decide(r Resource, in Input) Plan {
 		p.Stabilized = p.Need
 		var holder time.Time
 		for _, s := range in.History {
-			if in.Now.Sub(s.At) >= r.Stabilization || s.At.After(in.Now) {
+			if in.Now.Sub(s.At) >= window || s.At.After(in.Now) {
 				continue
 			}
 			if s.Need > p.Need && !s.At.Before(holder) {
@@ -158,8 +167,8 @@ func Decide(r Resource, in Input) Plan {
 		p.Explanation = fmt.Sprintf("lower bound %.4g is below the lower threshold %.4g: release down to need %.4g (upper bound %.4g, actual %.4g)",
 			v.Lower, p.ThresholdLower, p.Need, up, actual)
 		if p.Stabilized > p.Need {
-			p.Explanation += fmt.Sprintf(", held at %.4g by the %s stabilisation window", p.Stabilized, r.Stabilization)
-			p.RecheckAt = holder.Add(r.Stabilization)
+			p.Explanation += fmt.Sprintf(", held at %.4g by the %s %s", p.Stabilized, window, by)
+			p.RecheckAt = holder.Add(window)
 		}
 		switch {
 		case !curKnown:
@@ -174,6 +183,10 @@ func Decide(r Resource, in Input) Plan {
 		p.CostPerHour = cost(r.Pools, in.Current)
 		p.Explanation = fmt.Sprintf("upper bound %.4g within upper threshold %.4g and lower bound %.4g within lower threshold %.4g: hold",
 			up, p.ThresholdUpper, v.Lower, p.ThresholdLower)
+	}
+	if in.Policy != nil {
+		p.Explanation += fmt.Sprintf("; need from the learned policy (active): point + %.3g·(upper − point) = %.4g, scale-down delay %s",
+			in.Policy.Headroom, p.Need, in.Policy.ScaleDownDelay)
 	}
 	return p
 }

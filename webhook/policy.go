@@ -9,6 +9,8 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -27,13 +29,27 @@ const SourcePolicy = "policy"
 const RulePolicy = "policy"
 
 // PolicyOptions configure the learned allocation policy of one resource.
-// The policy runs in dry-run only: it chooses a headroom and a scale-down
-// delay each epoch, computes what it would allocate, learns from what
-// actually happened next and explains each choice at /api/v1/decisions.
-// It never calls an actuator.
+// The policy chooses a headroom and a scale-down delay each epoch,
+// computes what it would allocate, learns from what actually happened next
+// and explains each choice at /api/v1/decisions. In dry-run it never acts.
+// Active, once it has learned MinDryRunEpochs epochs online, its chosen
+// arm replaces the fixed headroom and the stabilisation window in the
+// engine's decisions (Decide with Input.Policy); the bounds, the cooldown
+// and the resource's own mode still apply, so a dry-run resource never
+// writes.
 type PolicyOptions struct {
-	// Mode is policy.ModeOff or policy.ModeDryRun; ModeActive is refused.
+	// Mode is policy.ModeOff, policy.ModeDryRun or policy.ModeActive.
 	Mode policy.Mode
+	// MinDryRunEpochs is how many epochs the policy must have learned
+	// online (Policy.OnlineEpochs, persisted) before an active policy acts.
+	MinDryRunEpochs int
+	// SLOs, when set, make an epoch's violation the share of its KPI
+	// samples beyond an objective (read through Options.KPIs); epochs
+	// without a KPI sample fall back to the capacity proxy.
+	SLOs []SLO
+	// Arms overrides policy.DefaultArms (tests, or arms tuned in the
+	// simulator).
+	Arms []policy.Arm
 	// Lambda weighs SLO violations against cost in the reward.
 	Lambda float64
 	// Epoch is how long one decision holds; at least twice SampleInterval.
@@ -46,11 +62,91 @@ type PolicyOptions struct {
 	Seed uint64
 }
 
+// SLO is an objective over a KPI: every series of the KPI must stay at
+// or below Limit (Max) or at or above it (!Max).
+type SLO struct {
+	KPI   string
+	Max   bool
+	Limit float64
+}
+
+func (o SLO) String() string {
+	if o.Max {
+		return fmt.Sprintf("%s <= %g", o.KPI, o.Limit)
+	}
+	return fmt.Sprintf("%s >= %g", o.KPI, o.Limit)
+}
+
+// violated reports whether v breaks the objective.
+func (o SLO) violated(v float64) bool {
+	if o.Max {
+		return v > o.Limit
+	}
+	return v < o.Limit
+}
+
+// KPIReader returns the latest values of a KPI (one per series) and the
+// time they were evaluated. The KPI collector satisfies it through a small
+// adapter.
+type KPIReader interface {
+	KPIValues(name string) ([]float64, time.Time, error)
+}
+
+// PolicyChoice is the learned policy's arm as it drives a decision (Input.Policy).
+type PolicyChoice struct {
+	// Headroom: the need is point + Headroom·(upper − point), never below the actual activity.
+	Headroom float64
+	// ScaleDownDelay replaces the resource's stabilisation window.
+	ScaleDownDelay time.Duration
+}
+
+// PolicyNeed is the activity an arm of headroom h provisions for:
+// point + h·(upper − point), where point is the higher of the point
+// forecast and its peak over the horizon and upper the peak upper bound,
+// never below the actual activity.
+func PolicyNeed(v shadowcast.Value, h float64) float64 {
+	point := v.Point
+	if !math.IsNaN(v.Peak) && v.Peak > point {
+		point = v.Peak
+	}
+	return max(point+h*max(upperOf(v)-point, 0), actualOf(v))
+}
+
+// PolicyUse says how the learned policy of a resource took part in a
+// decision, and how it is rewarded. It is served at /api/v1/decisions.
+type PolicyUse struct {
+	// Mode is dry_run or active (the configured policy mode).
+	Mode string `json:"mode"`
+	// Acting is true when the policy's arm drove this decision.
+	Acting bool `json:"acting"`
+	// Arm is the arm in force (the decision's arm when Acting).
+	Arm *policy.Arm `json:"arm,omitempty"`
+	// Why says why the policy acts or not, in one line.
+	Why string `json:"why"`
+	// OnlineEpochs learned online so far, and the minimum before acting.
+	OnlineEpochs    int    `json:"online_epochs"`
+	MinDryRunEpochs int    `json:"min_dry_run_epochs"`
+	Reward          Reward `json:"reward"`
+}
+
+// Reward describes the reward the policy learns from.
+type Reward struct {
+	Lambda float64 `json:"lambda"`
+	// ViolationSource is policy.ViolationSLO when SLOs are configured and
+	// a KPI reader is wired (epochs without a KPI sample still use the
+	// proxy), else policy.ViolationCapacity.
+	ViolationSource string   `json:"violation_source"`
+	SLOs            []string `json:"slos,omitempty"`
+	// LastOutcome is the latest epoch outcome learned (with the source its
+	// violation actually came from).
+	LastOutcome   *policy.Outcome `json:"last_outcome,omitempty"`
+	LastOutcomeAt time.Time       `json:"last_outcome_at,omitzero"`
+	Explanation   string          `json:"explanation"`
+}
+
 func (o PolicyOptions) validate(resource string, sample time.Duration) error {
 	switch {
-	case o.Mode == policy.ModeActive:
-		return fmt.Errorf("webhook: resource %q: policy mode active is not supported, only off and dry-run", resource)
-	case o.Mode != policy.ModeOff && o.Mode != policy.ModeDryRun:
+	case o.Mode != policy.ModeOff && o.Mode != policy.ModeDryRun && o.Mode != policy.ModeActive:
 		return fmt.Errorf("webhook: resource %q: unknown policy mode %v", resource, o.Mode)
 	case o.Mode == policy.ModeOff:
 		return nil
@@ -58,6 +154,13 @@ func (o PolicyOptions) validate(resource string, sample time.Duration) error {
 		return fmt.Errorf("webhook: resource %q: policy epoch %s must be at least twice the sample interval %s", resource, o.Epoch, sample)
 	case !(o.Lambda >= 0) || math.IsInf(o.Lambda, 0):
 		return fmt.Errorf("webhook: resource %q: policy lambda must be a non-negative number", resource)
+	case o.MinDryRunEpochs < 0:
+		return fmt.Errorf("webhook: resource %q: policy min dry-run epochs must not be negative", resource)
+	}
+	for _, slo := range o.SLOs {
+		if slo.KPI == "" || !finite(slo.Limit) {
+			return fmt.Errorf("webhook: resource %q: policy SLO %v needs a KPI and a finite limit", resource, slo)
+		}
 	}
 	return nil
 }
@@ -99,8 +202,9 @@ type policyRunner struct {
 	metrics *policyMetrics
 	step    time.Duration
 
-	mu     sync.Mutex // guards states
+	mu     sync.Mutex // guards states, kpis
 	states map[string]*policyState
+	kpis   KPIReader
 }
 
 // policyState is the learned policy of one resource.
@@ -112,6 +216,12 @@ type policyState struct {
 	maxDelay time.Duration
 	recs     []policyRec // what the policy would have provisioned, oldest first
 	lastSave time.Time
+	// acting: the policy is active and has learned enough online.
+	acting  bool
+	current policy.Decision
+	has     bool
+	need    float64              // the current arm's need at the last sample
+	kpiSeen map[string]time.Time // evaluation time of the last KPI sample counted, per KPI
 }
 
 // policyRec is one sample of the policy's would-be allocation.
@@ -132,7 +242,7 @@ func (pr *policyRunner) sync(s *settings, now time.Time) {
 	for name, st := range pr.states {
 		r := s.resources[name]
 		o, ok := s.policies[name]
-		if r != nil && ok && o == st.opts && r.LeadTime == st.lead {
+		if r != nil && ok && samePolicy(o, st.opts) && r.LeadTime == st.lead {
 			continue
 		}
 		pr.save(name, st, now)
@@ -143,7 +253,7 @@ func (pr *policyRunner) sync(s *settings, now time.Time) {
 	}
 	for _, name := range s.order {
 		o, ok := s.policies[name]
-		if !ok || o.Mode != policy.ModeDryRun || pr.states[name] != nil {
+		if !ok || o.Mode == policy.ModeOff || pr.states[name] != nil {
 			continue
 		}
 		st, err := pr.start(name, o, s.resources[name].LeadTime, now)
@@ -160,7 +270,8 @@ func (pr *policyRunner) start(name string, o PolicyOptions, lead time.Duration, 
 	if seed == 0 {
 		seed = uint64(now.UnixNano())
 	}
-	p, err := policy.New(policy.Options{Lambda: o.Lambda, Seed: seed})
+	popts := policy.Options{Lambda: o.Lambda, Seed: seed, Arms: o.Arms}
+	p, err := policy.New(popts)
 	if err != nil {
 		return nil, err
 	}
@@ -168,18 +279,18 @@ func (pr *policyRunner) start(name string, o PolicyOptions, lead time.Duration, 
 		if err := loadPolicy(p, o.StateFile); err != nil {
 			pr.metrics.stateErrors.WithLabelValues(name, "load").Inc()
 			pr.logger.Warn("Learned policy state unusable, starting fresh", "resource", name, "file", o.StateFile, "err", err)
-			if p, err = policy.New(policy.Options{Lambda: o.Lambda, Seed: seed}); err != nil {
+			if p, err = policy.New(popts); err != nil {
 				return nil, err
 			}
 		} else if n := p.Epochs(); n > 0 {
-			pr.logger.Info("Learned policy state restored", "resource", name, "file", o.StateFile, "epochs", n)
+			pr.logger.Info("Learned policy state restored", "resource", name, "file", o.StateFile, "epochs", n, "online_epochs", p.OnlineEpochs())
 		}
 	}
-	l, err := policy.NewLearner(p, policy.LearnerOptions{Epoch: o.Epoch, Step: pr.step, Delay: lead, Explore: true})
+	l, err := policy.NewLearner(p, policy.LearnerOptions{Epoch: o.Epoch, Step: pr.step, Delay: lead, Explore: true, Online: true})
 	if err != nil {
 		return nil, err
 	}
-	st := &policyState{opts: o, lead: lead, pol: p, learner: l, lastSave: now}
+	st := &policyState{opts: o, lead: lead, pol: p, learner: l, lastSave: now, kpiSeen: map[string]time.Time{}}
 	for _, a := range p.Options().Arms {
 		st.maxDelay = max(st.maxDelay, a.ScaleDownDelay)
 	}
@@ -290,12 +401,15 @@ func (pr *policyRunner) observe(name string, st *policyState, r *Resource, v sha
 	if actual > 0 && finite(point) {
 		ctx.Trend = (point - actual) / actual
 	}
+	pr.gate(name, st)
 	d, fresh := st.learner.Decide(ctx)
+	st.current, st.has = d, true
 
 	// The arm provisions point + headroom·(upper − point), never below the
 	// actual activity, and keeps the highest such need for its scale-down
 	// delay; Mix keeps every pool within [min, max].
-	demand := max(point+d.Arm.Headroom*max(upperOf(v)-point, 0), actual)
+	demand := PolicyNeed(v, d.Arm.Headroom)
+	st.need = demand
 	held := demand
 	keep := st.recs[:0]
 	for _, x := range st.recs {
@@ -331,6 +445,7 @@ func (pr *policyRunner) observe(name string, st *policyState, r *Resource, v sha
 		if actual > ready {
 			step.Violated, step.Unserved = true, actual-ready
 		}
+		step.SLOChecked, step.SLOViolated = pr.checkSLOs(name, st)
 		st.learner.Observe(step)
 	}
 	pr.metrics.epochs.WithLabelValues(name).Set(float64(st.pol.Epochs()))
@@ -338,6 +453,139 @@ func (pr *policyRunner) observe(name string, st *policyState, r *Resource, v sha
 		pr.save(name, st, now)
 	}
 	return policyOutcome{decision: d, fresh: fresh, demand: held, target: target, capacity: capa, cost: costH}
+}
+
+// samePolicy compares options (SLOs and Arms are slices).
+func samePolicy(a, b PolicyOptions) bool {
+	return a.Mode == b.Mode && a.MinDryRunEpochs == b.MinDryRunEpochs && a.Lambda == b.Lambda && a.Epoch == b.Epoch &&
+		a.StateFile == b.StateFile && a.SaveInterval == b.SaveInterval && a.Seed == b.Seed &&
+		slices.Equal(a.SLOs, b.SLOs) && slices.Equal(a.Arms, b.Arms)
+}
+
+// gate opens (or keeps closed) an active policy: it acts once it has
+// learned MinDryRunEpochs epochs online, and from then on chooses its best
+// arm (no exploration on the live service) while still learning. pr.mu is
+// held.
+func (pr *policyRunner) gate(name string, st *policyState) {
+	acting := st.opts.Mode == policy.ModeActive && st.pol.OnlineEpochs() >= st.opts.MinDryRunEpochs
+	if acting == st.acting {
+		return
+	}
+	st.acting = acting
+	st.learner.SetExploit(acting)
+	if acting {
+		pr.logger.Info("Learned policy now active: its arm drives the engine's decisions", "resource", name,
+			"online_epochs", st.pol.OnlineEpochs(), "min_dry_run_epochs", st.opts.MinDryRunEpochs)
+	}
+}
+
+// checkSLOs counts the KPI samples evaluated since the previous call and
+// those beyond an objective (any series). pr.mu is held.
+func (pr *policyRunner) checkSLOs(name string, st *policyState) (checked, violated int) {
+	if pr.kpis == nil {
+		return 0, 0
+	}
+	for _, o := range st.opts.SLOs {
+		vals, at, _ := pr.kpis.KPIValues(o.KPI)
+		if at.IsZero() || len(vals) == 0 || !at.After(st.kpiSeen[o.KPI]) {
+			continue // no new sample (a failed query keeps the last values and their time)
+		}
+		st.kpiSeen[o.KPI] = at
+		checked++
+		for _, v := range vals {
+			if !math.IsNaN(v) && o.violated(v) {
+				violated++
+				break
+			}
+		}
+	}
+	return checked, violated
+}
+
+// use returns how the policy of a resource takes part in a decision made
+// now: the arm to apply when it acts (nil otherwise) and the explanation.
+// ok is false when the resource has no policy running.
+func (pr *policyRunner) use(name string) (choice *PolicyChoice, u *PolicyUse, d *policy.Decision) {
+	pr.mu.Lock()
+	defer pr.mu.Unlock()
+	st := pr.states[name]
+	if st == nil {
+		return nil, nil, nil
+	}
+	pr.gate(name, st)
+	u = &PolicyUse{
+		Mode: policyModeName(st.opts.Mode), OnlineEpochs: st.pol.OnlineEpochs(), MinDryRunEpochs: st.opts.MinDryRunEpochs,
+		Reward: pr.reward(st),
+	}
+	if st.has {
+		arm := st.current.Arm
+		u.Arm = &arm
+		dc := st.current
+		d = &dc
+	}
+	switch {
+	case st.opts.Mode != policy.ModeActive:
+		u.Why = "policy in dry_run: the fixed headroom (the forecast upper bound) and the resource's stabilisation window decide"
+	case !st.acting:
+		u.Why = fmt.Sprintf("policy active but not yet acting: %d of %d online dry-run epochs learned; the fixed headroom and stabilisation window decide",
+			u.OnlineEpochs, u.MinDryRunEpochs)
+	case !st.has:
+		u.Why = "policy active but no epoch decided yet (no forecast sampled): the fixed headroom decides"
+	default:
+		u.Acting = true
+		choice = &PolicyChoice{Headroom: st.current.Arm.Headroom, ScaleDownDelay: st.current.Arm.ScaleDownDelay}
+		u.Why = fmt.Sprintf("policy acting (%d online epochs >= %d): arm %v, the best posterior mean in context %s (expected reward %.3f)",
+			u.OnlineEpochs, u.MinDryRunEpochs, st.current.Arm, st.current.Bucket, st.current.Expected)
+	}
+	return choice, u, d
+}
+
+// reward describes the reward of st. pr.mu is held.
+func (pr *policyRunner) reward(st *policyState) Reward {
+	r := Reward{Lambda: st.opts.Lambda, ViolationSource: policy.ViolationCapacity}
+	for _, o := range st.opts.SLOs {
+		r.SLOs = append(r.SLOs, o.String())
+	}
+	switch {
+	case len(st.opts.SLOs) > 0 && pr.kpis != nil:
+		r.ViolationSource = policy.ViolationSLO
+		r.Explanation = fmt.Sprintf("reward −cost − %g·violation; violation = share of the KPI samples in the credited window beyond an objective (%s); windows without a KPI sample use the capacity proxy",
+			st.opts.Lambda, strings.Join(r.SLOs, ", "))
+	case len(st.opts.SLOs) > 0:
+		r.Explanation = fmt.Sprintf("reward −cost − %g·violation; SLOs configured but no KPI reader wired: violation = capacity proxy (share of steps with activity above the ready capacity + unserved share)", st.opts.Lambda)
+	default:
+		r.Explanation = fmt.Sprintf("reward −cost − %g·violation; no SLO configured: violation = capacity proxy (share of steps with activity above the ready capacity + unserved share)", st.opts.Lambda)
+	}
+	if o, at := st.learner.LastOutcome(); !at.IsZero() {
+		r.LastOutcome, r.LastOutcomeAt = &o, at
+	}
+	return r
+}
+
+// historyWindow is how long a resource's needs are kept: its stabilisation
+// window, or the longest scale-down delay of its policy's arms when longer.
+func (pr *policyRunner) historyWindow(name string, stab time.Duration) time.Duration {
+	pr.mu.Lock()
+	defer pr.mu.Unlock()
+	if st := pr.states[name]; st != nil {
+		return max(stab, st.maxDelay)
+	}
+	return stab
+}
+
+func policyModeName(m policy.Mode) string {
+	if m == policy.ModeActive {
+		return "active"
+	}
+	return ModeDryRun
+}
+
+// SetKPIReader wires the KPIs the policies' SLOs are read from (nil: the
+// capacity proxy for every policy).
+func (e *Engine) SetKPIReader(r KPIReader) {
+	e.policies.mu.Lock()
+	defer e.policies.mu.Unlock()
+	e.policies.kpis = r
 }
 
 // paidUnits expresses an allocation in primary-pool units: its cost per
@@ -358,12 +606,15 @@ func finite(f float64) bool { return !math.IsNaN(f) && !math.IsInf(f, 0) }
 
 // samplePolicies runs the learned policy of every resource whose policy is
 // on, recording each fresh decision. Sample calls it with the value it
-// read (ok false when no usable forecast: the policy skips the step).
-func (e *Engine) samplePolicies(s *settings, now time.Time, vals map[string]shadowcast.Value) {
+// read (absent when no usable forecast: the policy skips the step). It
+// returns the needs of the acting policies, which replace the fixed need
+// in the stabilisation history.
+func (e *Engine) samplePolicies(s *settings, now time.Time, vals map[string]shadowcast.Value) map[string]float64 {
 	pr := e.policies
 	pr.mu.Lock()
 	defer pr.mu.Unlock()
 	pr.sync(s, now)
+	needs := map[string]float64{}
 	for _, name := range s.order {
 		st := pr.states[name]
 		v, ok := vals[name]
@@ -372,13 +623,30 @@ func (e *Engine) samplePolicies(s *settings, now time.Time, vals map[string]shad
 		}
 		r := s.resources[name]
 		out := pr.observe(name, st, r, v, now)
+		if st.acting {
+			needs[name] = st.need
+		}
 		if !out.fresh {
 			continue
 		}
 		pd := out.decision
 		pr.metrics.decisions.WithLabelValues(name, pd.Arm.String()).Inc()
+		use := &PolicyUse{
+			Mode: policyModeName(st.opts.Mode), Acting: st.acting, Arm: &pd.Arm, OnlineEpochs: st.pol.OnlineEpochs(),
+			MinDryRunEpochs: st.opts.MinDryRunEpochs, Reward: pr.reward(st),
+		}
+		result, applied := ResultDryRun, "dry-run, nothing applied"
+		switch {
+		case st.acting:
+			use.Why = fmt.Sprintf("greedy arm (best posterior mean; no exploration while acting), %d online epochs >= %d", use.OnlineEpochs, use.MinDryRunEpochs)
+			applied = "active: this arm drives the engine's next decisions (threshold rules, bounds, cooldown and the resource's mode still apply)"
+		case st.opts.Mode == policy.ModeActive:
+			use.Why = fmt.Sprintf("Thompson sampling (exploring); not acting yet: %d of %d online dry-run epochs", use.OnlineEpochs, use.MinDryRunEpochs)
+		default:
+			use.Why = "Thompson sampling (exploring); policy in dry_run"
+		}
 		d := Decision{
-			Time: now, Resource: name, Mode: ModeDryRun, Source: SourcePolicy, Policy: &pd,
+			Time: now, Resource: name, Mode: ModeDryRun, Source: SourcePolicy, Policy: &pd, PolicyUse: use,
 			Cause: Cause{Reason: "policy_epoch"},
 			Inputs: &Inputs{
 				Point: v.Point, Lower: v.Lower, Upper: v.Upper, Peak: v.Peak, PeakUpper: v.PeakUpper, Actual: v.Actual,
@@ -387,10 +655,10 @@ func (e *Engine) samplePolicies(s *settings, now time.Time, vals map[string]shad
 			Plan: Plan{
 				Rule: RulePolicy, Need: out.demand, Target: out.target, Capacity: out.capacity, CostPerHour: out.cost,
 			},
-			Result: ResultDryRun,
+			Result: result,
 		}
-		d.Plan.Explanation = fmt.Sprintf("%s; would allocate %s (capacity %.4g for need %.4g, cost %.4g/h); dry-run, nothing applied",
-			pd.Explain(), formatUnits(r.Pools, out.target), out.capacity, out.demand, out.cost)
+		d.Plan.Explanation = fmt.Sprintf("%s; would allocate %s (capacity %.4g for need %.4g, cost %.4g/h); %s; %s",
+			pd.Explain(), formatUnits(r.Pools, out.target), out.capacity, out.demand, out.cost, applied, use.Reward.Explanation)
 		d.Explanation = d.Plan.Explanation
 		d.Pools = make([]string, len(r.Pools))
 		for i, p := range r.Pools {
@@ -404,6 +672,7 @@ func (e *Engine) samplePolicies(s *settings, now time.Time, vals map[string]shad
 			"bucket", pd.Bucket, "explored", pd.Explored, "target", formatUnits(r.Pools, out.target), "explanation", d.Explanation)
 		e.decisions.add(d)
 	}
+	return needs
 }
 
 // SavePolicies writes the state of every running learned policy to its

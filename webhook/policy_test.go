@@ -181,8 +181,10 @@ func TestPolicyOffDoesNothing(t *testing.T) {
 
 func TestPolicyOptionsRejected(t *testing.T) {
 	for name, po := range map[string]PolicyOptions{
-		"active":      {Mode: policy.ModeActive, Epoch: time.Hour},
-		"short epoch": {Mode: policy.ModeDryRun, Epoch: 90 * time.Second},
+		"negative min epochs": {Mode: policy.ModeActive, Epoch: time.Hour, MinDryRunEpochs: -1},
+		"slo without kpi":     {Mode: policy.ModeDryRun, Epoch: time.Hour, SLOs: []SLO{{Max: true, Limit: 1}}},
+		"short epoch":         {Mode: policy.ModeDryRun, Epoch: 90 * time.Second},
+		"unknown mode":        {Mode: policy.Mode(9), Epoch: time.Hour},
 	} {
 		t.Run(name, func(t *testing.T) {
 			f := newFixture(t, ModeEnforce, func(o *Options) { o.SampleInterval = time.Minute })

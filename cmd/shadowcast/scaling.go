@@ -16,6 +16,7 @@ import (
 
 	"github.com/shadowcast/shadowcast/actuate"
 	"github.com/shadowcast/shadowcast/config"
+	"github.com/shadowcast/shadowcast/kpi"
 	"github.com/shadowcast/shadowcast/policy"
 	"github.com/shadowcast/shadowcast/webhook"
 )
@@ -49,8 +50,32 @@ func newScaling(cfg *config.Config, reader webhook.ShadowReader, reg prometheus.
 	}
 	s.engine, s.kube, s.kubeconfig = e, kube, cfg.Webhook.Kubeconfig
 	logger.Info("Scaling path ready", "resources", len(cfg.Resources), "mode", cfg.Webhook.Mode,
-		"auth", cfg.Webhook.BearerTokenFile != "", "learned_policies_dry_run", len(opts.Policies))
+		"auth", cfg.Webhook.BearerTokenFile != "", "learned_policies", len(opts.Policies))
 	return s, nil
+}
+
+// SetKPIs wires the KPI collector into the learned policies: a policy
+// with SLOs (resources[].policy.slo) reads its KPIs from it. Without it,
+// every policy rewards the capacity proxy (and says so at
+// /api/v1/decisions).
+func (s *scaling) SetKPIs(c *kpi.Collector) {
+	if c == nil {
+		s.engine.SetKPIReader(nil)
+		return
+	}
+	s.engine.SetKPIReader(kpiValues{c})
+}
+
+// kpiValues adapts the KPI collector to webhook.KPIReader.
+type kpiValues struct{ c *kpi.Collector }
+
+func (k kpiValues) KPIValues(name string) ([]float64, time.Time, error) {
+	vals, at, err := k.c.Latest(name)
+	out := make([]float64, len(vals))
+	for i, v := range vals {
+		out[i] = v.Value
+	}
+	return out, at, err
 }
 
 // Routes mounts POST /webhook/alertmanager and GET /api/v1/decisions.
@@ -154,14 +179,26 @@ func (s *scaling) options(cfg *config.Config) (webhook.Options, *actuate.Clients
 			})
 		}
 		opts.Resources = append(opts.Resources, r)
-		if pc := rc.Policy; pc.Mode == config.PolicyDryRun {
+		if pc := rc.Policy; pc.Mode == config.PolicyDryRun || pc.Mode == config.PolicyActive {
 			if opts.Policies == nil {
 				opts.Policies = map[string]webhook.PolicyOptions{}
 			}
-			opts.Policies[rc.Name] = webhook.PolicyOptions{
-				Mode: policy.ModeDryRun, Lambda: pc.Lambda, Epoch: time.Duration(pc.Epoch),
+			mode := policy.ModeDryRun
+			if pc.Mode == config.PolicyActive {
+				mode = policy.ModeActive
+			}
+			po := webhook.PolicyOptions{
+				Mode: mode, Lambda: pc.Lambda, Epoch: time.Duration(pc.Epoch), MinDryRunEpochs: pc.MinDryRunEpochs,
 				StateFile: pc.StateFile, SaveInterval: time.Duration(pc.SaveInterval),
 			}
+			for _, o := range pc.SLO {
+				if o.Max != nil {
+					po.SLOs = append(po.SLOs, webhook.SLO{KPI: o.KPI, Max: true, Limit: *o.Max})
+				} else if o.Min != nil {
+					po.SLOs = append(po.SLOs, webhook.SLO{KPI: o.KPI, Limit: *o.Min})
+				}
+			}
+			opts.Policies[rc.Name] = po
 		}
 	}
 	if err := errors.Join(errs...); err != nil {

@@ -42,6 +42,8 @@ type simulateFlags struct {
 	lambda        float64
 	epoch         time.Duration
 	passes        int
+	arms          string
+	tune          string
 	seed          uint64
 	policyOut     string
 	format        string
@@ -77,6 +79,8 @@ func simulateCommand(app *kingpin.Application) command {
 	c.Flag("policy.lambda", "Learned policy: weight of SLO violations against cost in the reward.").Default("8").Float64Var(&f.lambda)
 	c.Flag("policy.epoch", "Learned policy: how long one decision holds.").Default("15m").DurationVar(&f.epoch)
 	c.Flag("policy.passes", "Learned policy: training passes over the training part.").Default("3").IntVar(&f.passes)
+	c.Flag("policy.arms", "Learned policy: arm set when --policy.tune is empty: default (headroom 0.25..1.25), fine (0..1 by 0.125, 1.25, 1.5) or quantile (headroom = quantile levels of the normalised forecast error on the training part).").Default("default").EnumVar(&f.arms, simulate.ArmsDefault, simulate.ArmsFine, simulate.ArmsQuantile)
+	c.Flag("policy.tune", "Learned policy: choose λ and the arm set on the training part only (train on its first half, validate on its second half) among this grid; empty: use --policy.lambda and --policy.arms.").Default("lambdas=2,4,8,16,32 arms=default,fine,quantile").StringVar(&f.tune)
 	c.Flag("policy.seed", "Learned policy: random seed of Thompson sampling.").Default("1").Uint64Var(&f.seed)
 	c.Flag("policy.state-file", "Write the trained policy state to this file (loadable by the engine).").StringVar(&f.policyOut)
 	c.Flag("format", "Report format.").Default("table").EnumVar(&f.format, "table", "json")
@@ -137,7 +141,10 @@ func runSimulate(f simulateFlags, stdout io.Writer) error {
 		Stabilization: f.stabilization, MinReplicas: f.minReplicas, MaxReplicas: f.maxReplicas,
 		CostPerReplicaHour: f.cost, Model: model, Level: f.level, Window: int(f.window / s.Step),
 		Refit: f.refit, Headroom: f.headroom, TrainFraction: f.train,
-		Policy: policy.Options{Lambda: f.lambda, Seed: f.seed}, Epoch: f.epoch, Passes: f.passes,
+		Policy: policy.Options{Lambda: f.lambda, Seed: f.seed}, Epoch: f.epoch, Passes: f.passes, Arms: f.arms,
+	}
+	if opts.Tune, err = simulate.ParseCandidates(f.tune); err != nil {
+		return err
 	}
 	res, err := simulate.Run(s, opts)
 	if err != nil {
