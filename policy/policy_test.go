@@ -212,3 +212,33 @@ func TestDecisionJSON(t *testing.T) {
 		t.Error("Greedy flag wrong")
 	}
 }
+
+func TestNewFromStateAdoptsArmsAndBuckets(t *testing.T) {
+	arms := []Arm{{Headroom: 0.1, ScaleDownDelay: time.Minute}, {Headroom: 0.4, ScaleDownDelay: 5 * time.Minute}}
+	p, _ := New(Options{Arms: arms, UncertaintyEdges: []float64{0.6, 1.1}, Seed: 1})
+	for i := range 50 {
+		c := Context{Time: noon.Add(time.Duration(i) * time.Hour), Uncertainty: float64(i%3) * 0.5}
+		p.UpdateOnline(p.Choose(c), Outcome{Cost: 1, Violation: float64(i % 2)})
+	}
+	var buf bytes.Buffer
+	if _, err := p.WriteTo(&buf); err != nil {
+		t.Fatal(err)
+	}
+	q, err := NewFromState(bytes.NewReader(buf.Bytes()), Options{Lambda: 8, Seed: 5})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := q.Options()
+	if !cmp.Equal(got.Arms, arms) || !cmp.Equal(got.UncertaintyEdges, []float64{0.6, 1.1}) || got.Lambda != 8 {
+		t.Errorf("restored options %+v", got)
+	}
+	if q.Epochs() != 50 || q.OnlineEpochs() != 50 {
+		t.Errorf("restored %d epochs (%d online), want 50", q.Epochs(), q.OnlineEpochs())
+	}
+	if _, err := NewFromState(bytes.NewReader(buf.Bytes()), Options{Arms: DefaultArms()}); !errors.Is(err, ErrIncompatibleState) {
+		t.Errorf("other configured arms: %v, want ErrIncompatibleState", err)
+	}
+	if _, err := NewFromState(bytes.NewReader(buf.Bytes()[:20]), Options{}); !errors.Is(err, ErrCorruptState) {
+		t.Errorf("truncated state: %v, want ErrCorruptState", err)
+	}
+}

@@ -134,6 +134,7 @@ func (r *Result) WriteJSON(w io.Writer) error {
 		type jsonRow struct {
 			Lambda          float64  `json:"lambda"`
 			Arms            string   `json:"arms"`
+			EpochSeconds    float64  `json:"epoch_seconds,omitempty"`
 			UnderVsReactive *float64 `json:"under_provisioned_vs_reactive"`
 			HoursVsReactive *float64 `json:"replica_hours_vs_reactive"`
 			Chosen          bool     `json:"chosen"`
@@ -142,7 +143,7 @@ func (r *Result) WriteJSON(w io.Writer) error {
 		var rows []jsonRow
 		for _, row := range t.Rows {
 			rows = append(rows, jsonRow{
-				Lambda: row.Candidate.Lambda, Arms: row.Candidate.Arms, Chosen: row.Candidate == t.Chosen, Error: row.Err,
+				Lambda: row.Candidate.Lambda, Arms: row.Candidate.Arms, EpochSeconds: row.Candidate.Epoch.Seconds(), Chosen: row.Candidate == t.Chosen, Error: row.Err,
 				UnderVsReactive: nullable(row.UnderVsReactive), HoursVsReactive: nullable(row.HoursVsReactive),
 			})
 		}

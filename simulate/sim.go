@@ -374,7 +374,8 @@ func Replay(f *Forecasts, opts Options) (*Result, error) {
 	res.Options = ResultOptions{
 		Capacity: opts.Capacity, Startup: opts.Startup, TargetUtilization: opts.TargetUtilization,
 		Stabilization: opts.Stabilization, MinReplicas: opts.MinReplicas, MaxReplicas: opts.MaxReplicas,
-		Headroom: opts.Headroom, Lambda: pol.Options().Lambda, Arms: chosen.Arms, Epoch: time.Duration(epoch) * s.Step, Passes: opts.Passes,
+		Headroom: opts.Headroom, Lambda: pol.Options().Lambda, Arms: chosen.Arms,
+		Epoch: time.Duration(chosen.epochSteps(s.Step, epoch)) * s.Step, Passes: opts.Passes,
 		UncertaintyEdges: pol.Options().UncertaintyEdges,
 	}
 	return res, nil

@@ -41,9 +41,16 @@ type Candidate struct {
 	Lambda float64
 	// Arms is ArmsDefault, ArmsFine or ArmsQuantile.
 	Arms string
+	// Epoch is how long one decision holds; 0: Options.Epoch.
+	Epoch time.Duration
 }
 
-func (c Candidate) String() string { return fmt.Sprintf("lambda=%g,arms=%s", c.Lambda, c.Arms) }
+func (c Candidate) String() string {
+	if c.Epoch > 0 {
+		return fmt.Sprintf("lambda=%g,arms=%s,epoch=%v", c.Lambda, c.Arms, c.Epoch)
+	}
+	return fmt.Sprintf("lambda=%g,arms=%s", c.Lambda, c.Arms)
+}
 
 // DefaultCandidates is λ ∈ {2, 4, 8, 16, 32} × every arm set.
 func DefaultCandidates() []Candidate {
@@ -97,6 +104,14 @@ func (c Candidate) arms(sh *shadows, load []float64, d, end int) ([]policy.Arm, 
 	return out, nil
 }
 
+// epochSteps is the candidate's epoch in steps (def when unset).
+func (c Candidate) epochSteps(step time.Duration, def int) int {
+	if c.Epoch <= 0 {
+		return def
+	}
+	return max(steps(c.Epoch, step), 1)
+}
+
 // normalisedResiduals returns (load − point) / (upper − point) at the lead
 // step of every decision step i < end whose target step i+d is < end too
 // (only data before end is used) and whose margin is positive.
@@ -146,6 +161,9 @@ const TuneRule = "the largest reduction of under-provisioned minutes vs reactive
 func tune(e *env, opts Options, epoch int) (*TuneResult, error) {
 	outer := e.evalStart
 	inner := outer / 2
+	for _, c := range opts.Tune {
+		epoch = max(epoch, c.epochSteps(e.s.Step, epoch))
+	}
 	if inner < 2*epoch || outer-inner < 2*epoch {
 		return nil, errors.New("simulate: the training part is too short to tune the learned policy (less than four epochs)")
 	}
@@ -200,6 +218,7 @@ func better(a, b TuneRow) bool {
 // [0, trainEnd) and runs it greedily (frozen) up to end, accounting from
 // e.evalStart.
 func trainAndEval(e *env, opts Options, c Candidate, epoch, trainEnd, end int) (PolicyResult, *policy.Policy, *learnedCtl, error) {
+	epoch = c.epochSteps(e.s.Step, epoch)
 	popts := opts.Policy
 	popts.Lambda = c.Lambda
 	arms, err := c.arms(e.sh, e.s.Values, e.d, trainEnd)
@@ -231,8 +250,9 @@ func trainAndEval(e *env, opts Options, c Candidate, epoch, trainEnd, end int) (
 	return e.run(lc, lc, end), pol, lc, nil
 }
 
-// ParseCandidates parses a grid "lambdas=2,4,8 arms=default,fine" (space
-// separated) into every combination.
+// ParseCandidates parses a grid "lambdas=2,4,8 arms=default,fine
+// epochs=5m,15m" (space separated; epochs optional) into every
+// combination.
 func ParseCandidates(s string) ([]Candidate, error) {
 	s = strings.TrimSpace(s)
 	if s == "" {
@@ -240,6 +260,7 @@ func ParseCandidates(s string) ([]Candidate, error) {
 	}
 	var lambdas []float64
 	var sets []string
+	epochs := []time.Duration{0}
 	for _, f := range strings.Fields(s) {
 		k, v, ok := strings.Cut(f, "=")
 		if !ok {
@@ -253,6 +274,15 @@ func ParseCandidates(s string) ([]Candidate, error) {
 					return nil, fmt.Errorf("simulate: tuning grid: bad lambda %q", x)
 				}
 				lambdas = append(lambdas, l)
+			}
+		case "epochs":
+			epochs = nil
+			for _, x := range strings.Split(v, ",") {
+				d, err := time.ParseDuration(x)
+				if err != nil || d <= 0 {
+					return nil, fmt.Errorf("simulate: tuning grid: bad epoch %q", x)
+				}
+				epochs = append(epochs, d)
 			}
 		case "arms":
 			for _, x := range strings.Split(v, ",") {
@@ -269,9 +299,11 @@ func ParseCandidates(s string) ([]Candidate, error) {
 		return nil, errors.New("simulate: tuning grid needs lambdas= and arms=")
 	}
 	var out []Candidate
-	for _, a := range sets {
-		for _, l := range lambdas {
-			out = append(out, Candidate{Lambda: l, Arms: a})
+	for _, ep := range epochs {
+		for _, a := range sets {
+			for _, l := range lambdas {
+				out = append(out, Candidate{Lambda: l, Arms: a, Epoch: ep})
+			}
 		}
 	}
 	return out, nil

@@ -41,14 +41,22 @@ func TestParseCandidates(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := []Candidate{{2, ArmsDefault}, {8, ArmsDefault}, {2, ArmsQuantile}, {8, ArmsQuantile}}
+	want := []Candidate{{2, ArmsDefault, 0}, {8, ArmsDefault, 0}, {2, ArmsQuantile, 0}, {8, ArmsQuantile, 0}}
 	if diff := cmp.Diff(want, got); diff != "" {
 		t.Errorf("(-want +got):\n%s", diff)
+	}
+	got, err = ParseCandidates("lambdas=4 arms=fine epochs=5m,30m")
+	if err != nil {
+		t.Fatal(err)
+	}
+	want = []Candidate{{4, ArmsFine, 5 * time.Minute}, {4, ArmsFine, 30 * time.Minute}}
+	if diff := cmp.Diff(want, got); diff != "" {
+		t.Errorf("with epochs (-want +got):\n%s", diff)
 	}
 	if c, err := ParseCandidates(" "); err != nil || c != nil {
 		t.Errorf("empty grid: %v %v", c, err)
 	}
-	for _, bad := range []string{"lambdas=2", "arms=fine", "lambdas=-1 arms=fine", "lambdas=2 arms=coarse", "x=1", "lambdas"} {
+	for _, bad := range []string{"lambdas=2", "arms=fine", "lambdas=-1 arms=fine", "lambdas=2 arms=coarse", "x=1", "lambdas", "lambdas=2 arms=fine epochs=0s"} {
 		if _, err := ParseCandidates(bad); err == nil {
 			t.Errorf("ParseCandidates(%q) succeeded", bad)
 		}
@@ -68,7 +76,7 @@ func tuneTrace() forecast.Series {
 // half of the trace changes neither the candidates' scores nor the choice,
 // and the chosen candidate is the one the rule prefers.
 func TestTuneNeverLooksAtTheEvaluationPart(t *testing.T) {
-	cands := []Candidate{{2, ArmsDefault}, {32, ArmsDefault}, {8, ArmsFine}, {8, ArmsQuantile}}
+	cands := []Candidate{{2, ArmsDefault, 0}, {32, ArmsDefault, 0}, {8, ArmsFine, 2 * time.Hour}, {8, ArmsQuantile, 0}}
 	opts := Options{Capacity: 10, Startup: 15 * time.Minute, Model: forecast.NewSeasonalNaive(forecast.SeasonalNaiveOptions{}),
 		Epoch: time.Hour, Passes: 1, Tune: cands}
 	a, err := Run(tuneTrace(), opts)

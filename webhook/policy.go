@@ -276,14 +276,15 @@ func (pr *policyRunner) start(name string, o PolicyOptions, lead time.Duration, 
 		return nil, err
 	}
 	if o.StateFile != "" {
-		if err := loadPolicy(p, o.StateFile); err != nil {
+		restored, err := loadPolicy(o.StateFile, popts)
+		switch {
+		case err != nil:
 			pr.metrics.stateErrors.WithLabelValues(name, "load").Inc()
 			pr.logger.Warn("Learned policy state unusable, starting fresh", "resource", name, "file", o.StateFile, "err", err)
-			if p, err = policy.New(popts); err != nil {
-				return nil, err
-			}
-		} else if n := p.Epochs(); n > 0 {
-			pr.logger.Info("Learned policy state restored", "resource", name, "file", o.StateFile, "epochs", n, "online_epochs", p.OnlineEpochs())
+		case restored != nil:
+			p = restored
+			pr.logger.Info("Learned policy state restored", "resource", name, "file", o.StateFile, "epochs", p.Epochs(),
+				"online_epochs", p.OnlineEpochs(), "arms", len(p.Options().Arms))
 		}
 	}
 	l, err := policy.NewLearner(p, policy.LearnerOptions{Epoch: o.Epoch, Step: pr.step, Delay: lead, Explore: true, Online: true})
@@ -298,18 +299,19 @@ func (pr *policyRunner) start(name string, o PolicyOptions, lead time.Duration, 
 	return st, nil
 }
 
-// loadPolicy restores p from path; a missing file is not an error.
-func loadPolicy(p *policy.Policy, path string) error {
+// loadPolicy restores a policy from path, with the arms and context
+// buckets of the file (policy.NewFromState); a missing file is not an
+// error (nil, nil).
+func loadPolicy(path string, opts policy.Options) (*policy.Policy, error) {
 	f, err := os.Open(path)
 	if errors.Is(err, fs.ErrNotExist) {
-		return nil
+		return nil, nil
 	}
 	if err != nil {
-		return err
+		return nil, err
 	}
 	defer f.Close()
-	_, err = p.ReadFrom(bufio.NewReader(f))
-	return err
+	return policy.NewFromState(bufio.NewReader(f), opts)
 }
 
 // savePolicy writes p to path atomically: a temporary file in the same

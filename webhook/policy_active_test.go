@@ -5,6 +5,7 @@ import (
 	"math"
 	"net/http"
 	"net/http/httptest"
+	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -272,5 +273,42 @@ func TestActivePolicyReleasesWithItsDelay(t *testing.T) {
 	// current: no release. Acting (1m delay): release to ⌈210/100⌉ = 3.
 	if d.Plan.Rule != RuleScaleDown || d.Plan.Target[0] != 3 || d.Result != ResultSuccess {
 		t.Errorf("decision %s %v %s: %s", d.Plan.Rule, d.Plan.Target, d.Result, d.Explanation)
+	}
+}
+
+// A state trained elsewhere (the simulator: tuned arms, uncertainty
+// terciles) is restored with its arms and buckets, and its online epochs
+// count towards acting.
+func TestPolicyRestoresSimulatorState(t *testing.T) {
+	arms := []policy.Arm{{Headroom: 0.3, ScaleDownDelay: time.Minute}}
+	p, err := policy.New(policy.Options{Arms: arms, UncertaintyEdges: []float64{0.5, 0.9}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range 10 {
+		c := policy.Context{Time: t0.Add(time.Duration(i) * time.Hour)}
+		p.Update(p.Choose(c), policy.Outcome{Cost: 1})
+	}
+	state := filepath.Join(t.TempDir(), "sim.pol")
+	if err := savePolicy(p, state); err != nil {
+		t.Fatal(err)
+	}
+	f := newFixture(t, ModeEnforce, func(o *Options) {
+		o.SampleInterval = time.Minute
+		o.Policies = map[string]PolicyOptions{"checkout": {
+			Mode: policy.ModeActive, MinDryRunEpochs: 1, Lambda: 8, Epoch: 5 * time.Minute, StateFile: state, SaveInterval: time.Hour,
+		}}
+	})
+	f.driveSteady(1, nil, nil)
+	if n, ok := f.engine.PolicyEpochs("checkout"); !ok || n != 10 {
+		t.Fatalf("restored %d epochs (running %v), want 10", n, ok)
+	}
+	ds := policyDecisions(f.engine)
+	if len(ds) != 1 || ds[0].Policy.Arm != arms[0] {
+		t.Fatalf("decisions %+v, want one with the restored arm", ds)
+	}
+	// Simulator epochs are not online experience: not acting yet.
+	if ds[0].PolicyUse.Acting || ds[0].PolicyUse.OnlineEpochs != 0 {
+		t.Errorf("policy_use %+v: simulator epochs must not open the gate", ds[0].PolicyUse)
 	}
 }
