@@ -66,9 +66,10 @@ type Models interface {
 	Restore(kind string, data []byte) (forecast.Predictor, error)
 }
 
-// warmStarter is implemented by Models that can continue training a fitted
+// WarmStarter is implemented by Models that can continue training a fitted
 // predictor on a newer history instead of fitting from scratch; the engine
-// uses it for scheduled retrainings (ShadowOptions.FullRetrainEvery).
+// checks Options.Models for it and uses it for scheduled retrainings
+// (ShadowOptions.FullRetrainEvery).
 //
 // WarmStart returns a new predictor trained from the state of prev on s,
 // with its intervals recalibrated on the most recent out-of-sample part of
@@ -78,7 +79,7 @@ type Models interface {
 // ErrNoWarmStart means prev's kind has no warm start: the engine fits from
 // scratch and counts no failure. Any other error is counted
 // (shadowcast_warm_starts_total{result="error"}) and a full fit follows.
-type warmStarter interface {
+type WarmStarter interface {
 	WarmStart(prev forecast.Predictor, s forecast.Series, spec forecast.Spec) (forecast.Predictor, error)
 }
 

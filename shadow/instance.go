@@ -416,7 +416,7 @@ func (e *Engine) planTraining(s *shadowState, inst *instance) trainingPlan {
 	inst.training = true
 	prev, warmStarts, needFull := inst.pred, inst.warmStarts, inst.needFull
 	inst.mu.Unlock()
-	_, can := e.opts.Models.(warmStarter)
+	_, can := e.opts.Models.(WarmStarter)
 	enc, ok := prev.(encoding.BinaryMarshaler)
 	if !can || !ok || plan.early != "" || needFull || warmStarts+1 >= s.opts.FullRetrainEvery {
 		return plan
@@ -507,7 +507,7 @@ func (e *Engine) warmStart(s *shadowState, inst *instance, series forecast.Serie
 	prev, err := e.opts.Models.Restore(plan.kind, plan.prev)
 	var pred forecast.Predictor
 	if err == nil {
-		pred, err = e.opts.Models.(warmStarter).WarmStart(prev, series, spec)
+		pred, err = e.opts.Models.(WarmStarter).WarmStart(prev, series, spec)
 	}
 	if errors.Is(err, ErrNoWarmStart) {
 		return false

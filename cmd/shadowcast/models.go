@@ -6,6 +6,7 @@ import (
 
 	"github.com/shadowcast/shadowcast/config"
 	"github.com/shadowcast/shadowcast/forecast"
+	"github.com/shadowcast/shadowcast/shadow"
 )
 
 // models maps config model names to forecast models for the engine.
@@ -67,6 +68,30 @@ func (models) ColdStart(time.Duration) forecast.Model {
 // MinHistory is what the fallback baseline needs.
 func (m models) MinHistory(step time.Duration) int {
 	return forecast.MinHistory(m.Fallback(step), step)
+}
+
+// warmLSTMSteps is the optimisation budget of an LSTM warm start (a fit
+// takes up to 300 steps); the hybrid's budget is HybridRefitOptions' default
+// (60 LSTM steps, 20 trees).
+const warmLSTMSteps = 60
+
+var _ shadow.WarmStarter = models{}
+
+// WarmStart continues training a learned predictor on a newer history
+// (shadow.WarmStarter): the LSTM from its weights, the hybrid from its
+// weights and trees (HybridPredictor.Refit), each recalibrated on the most
+// recent out-of-sample part of s. The GBM forecaster has no warm start: its
+// fit refits on the whole history, which leaves no recent out-of-sample
+// window to recalibrate appended trees on, and a full fit is cheap.
+// Baselines are not encodable, so the engine never asks for them.
+func (models) WarmStart(prev forecast.Predictor, s forecast.Series, spec forecast.Spec) (forecast.Predictor, error) {
+	switch p := prev.(type) {
+	case *forecast.HybridPredictor:
+		return p.Refit(s, spec, forecast.HybridRefitOptions{})
+	case *forecast.LSTMPredictor:
+		return p.Refit(s, spec, warmLSTMSteps)
+	}
+	return nil, fmt.Errorf("%T: %w", prev, shadow.ErrNoWarmStart)
 }
 
 // Restore decodes a persisted predictor by its Go type.
