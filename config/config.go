@@ -83,7 +83,12 @@ type Shadow struct {
 	Confidence      float64          `yaml:"confidence"`
 	Model           string           `yaml:"model"`
 	RetrainInterval model.Duration   `yaml:"retrain_interval"`
-	Cleaning        Cleaning         `yaml:"cleaning"`
+	// FullRetrainEvery makes every n-th scheduled retraining of an instance
+	// a full fit (model selection included); the ones in between
+	// warm-start from the serving learned model (hybrid, lstm). 1 disables
+	// warm starts.
+	FullRetrainEvery int      `yaml:"full_retrain_every"`
+	Cleaning         Cleaning `yaml:"cleaning"`
 }
 
 // Source says where a shadow's activity comes from. Exactly one is set.
@@ -149,6 +154,7 @@ var (
 	DefaultHorizons          = []model.Duration{model.Duration(5 * time.Minute), model.Duration(15 * time.Minute), model.Duration(30 * time.Minute)}
 	DefaultConfidence        = 0.9
 	DefaultRetrainInterval   = model.Duration(6 * time.Hour)
+	DefaultFullRetrainEvery  = 4
 	DefaultSpeedup           = 60.0
 	DefaultOutlierMADs       = 10.0
 )
@@ -218,6 +224,9 @@ func (c *Config) applyDefaults() {
 		}
 		if s.RetrainInterval == 0 {
 			s.RetrainInterval = DefaultRetrainInterval
+		}
+		if s.FullRetrainEvery == 0 {
+			s.FullRetrainEvery = DefaultFullRetrainEvery
 		}
 		if s.Cleaning.MaxGap == 0 {
 			s.Cleaning.MaxGap = model.Duration(5 * time.Duration(s.Step))
@@ -299,6 +308,9 @@ func (c *Config) Validate() error {
 		}
 		if s.RetrainInterval < 0 {
 			add("%s: retrain_interval must not be negative", at)
+		}
+		if s.FullRetrainEvery < 0 {
+			add("%s: full_retrain_every %d must not be negative (1 disables warm starts)", at, s.FullRetrainEvery)
 		}
 		if s.Cleaning.MaxGap < 0 {
 			add("%s: cleaning.max_gap must not be negative", at)
