@@ -205,28 +205,38 @@ func (st *adaptiveStep) update(minScores int) {
 }
 
 // Apply replaces f.Lower and f.Upper (the predictor's raw bounds) by the
-// calibrated ones. Steps without enough scores keep their bounds.
+// calibrated ones, step k with the quantiles of step k (the last step
+// beyond the calibrator's horizon). Steps without enough scores keep their
+// bounds.
 func (a *AdaptiveCalibrator) Apply(f *Forecast) {
 	h := min(len(f.Point), len(f.Lower), len(f.Upper))
 	for k := 1; k <= h; k++ {
-		st := a.step(k)
-		if len(st.ring) < a.opts.MinScores {
-			continue
-		}
-		p, l, u := f.Point[k-1], f.Lower[k-1], f.Upper[k-1]
-		if math.IsNaN(p) {
-			continue
-		}
-		nl := p + st.lo*st.floorHW(p-l)
-		nu := p + st.hi*st.floorHW(u-p)
-		if math.IsNaN(nl) || math.IsNaN(nu) {
-			continue
-		}
-		if l >= 0 {
-			nl = max(nl, 0)
-		}
-		f.Lower[k-1], f.Upper[k-1] = nl, nu
+		f.Lower[k-1], f.Upper[k-1] = a.Interval(min(k, len(a.steps)), f.Point[k-1], f.Lower[k-1], f.Upper[k-1])
 	}
+}
+
+// Interval returns the calibrated bounds of one forecast with the
+// quantiles of step k: the raw bounds unchanged when step k has fewer
+// than MinScores scores or k is out of range. Callers that score only
+// some horizons (the engine scores its published ones) map each forecast
+// step to the calibrator step of the nearest scored horizon.
+func (a *AdaptiveCalibrator) Interval(k int, point, lower, upper float64) (lo, hi float64) {
+	if k < 1 || k > len(a.steps) || math.IsNaN(point) {
+		return lower, upper
+	}
+	st := &a.steps[k-1]
+	if len(st.ring) < a.opts.MinScores {
+		return lower, upper
+	}
+	nl := point + st.lo*st.floorHW(point-lower)
+	nu := point + st.hi*st.floorHW(upper-point)
+	if math.IsNaN(nl) || math.IsNaN(nu) {
+		return lower, upper
+	}
+	if lower >= 0 {
+		nl = max(nl, 0)
+	}
+	return nl, nu
 }
 
 // AdaptiveStepState is the observable state of one horizon step.

@@ -1,0 +1,328 @@
+package shadow
+
+import (
+	"bufio"
+	"bytes"
+	"encoding/gob"
+	"errors"
+	"fmt"
+	"io"
+	"math"
+	"os"
+	"path/filepath"
+	"sort"
+	"sync"
+	"time"
+
+	"github.com/shadowcast/shadowcast/collector"
+	"github.com/shadowcast/shadowcast/forecast"
+)
+
+// Bounds of the online calibration state.
+const (
+	adaptiveMaxPending = 4096  // raw forecasts waiting per instance and horizon
+	adaptiveMaxKeys    = 10000 // instances per shadow
+)
+
+// adaptiveBounds recalibrates the bounds a shadow serves online, per
+// instance and published horizon, with a forecast.AdaptiveCalibrator fed
+// with the realised errors of earlier forecasts: apply records the model's
+// raw forecast and replaces its bounds; observe scores the recorded raw
+// forecasts when their actuals arrive. Forecast steps between published
+// horizons use the calibrator of the next published horizon (the last one
+// beyond). It is safe for concurrent use.
+type adaptiveBounds struct {
+	step     time.Duration
+	horizons []time.Duration
+	opts     forecast.AdaptiveOptions
+
+	mu   sync.Mutex
+	keys map[string]*adaptiveInstance
+}
+
+type adaptiveInstance struct {
+	Updated int64 // unix nanoseconds of the last apply or observe
+	Cal     *forecast.AdaptiveCalibrator
+	Pending [][]adaptivePending // per horizon, sorted by Target
+}
+
+// adaptivePending is a raw forecast waiting for its actual.
+type adaptivePending struct {
+	Target              int64 // unix milliseconds
+	Point, Lower, Upper float64
+}
+
+// newAdaptiveBounds returns the online calibration of one shadow.
+func newAdaptiveBounds(so ShadowOptions) *adaptiveBounds {
+	return &adaptiveBounds{
+		step: so.Step, horizons: so.Horizons,
+		opts: forecast.AdaptiveOptions{Level: so.Confidence},
+		keys: map[string]*adaptiveInstance{},
+	}
+}
+
+// slot returns the index of the published horizon that calibrates
+// forecast step k.
+func (a *adaptiveBounds) slot(k int) int {
+	for i, h := range a.horizons {
+		if int(h/a.step) >= k {
+			return i
+		}
+	}
+	return len(a.horizons) - 1
+}
+
+func (a *adaptiveBounds) instance(key string, now int64) *adaptiveInstance {
+	in := a.keys[key]
+	if in == nil {
+		if len(a.keys) >= adaptiveMaxKeys {
+			var oldest string
+			var ts int64
+			first := true
+			for k, v := range a.keys {
+				if first || v.Updated < ts {
+					oldest, ts, first = k, v.Updated, false
+				}
+			}
+			delete(a.keys, oldest)
+		}
+		in = &adaptiveInstance{
+			Cal:     forecast.NewAdaptiveCalibrator(len(a.horizons), a.opts),
+			Pending: make([][]adaptivePending, len(a.horizons)),
+		}
+		a.keys[key] = in
+	}
+	in.Updated = max(in.Updated, now)
+	return in
+}
+
+// apply records fc's raw forecasts at the published horizons for scoring
+// and replaces all of fc's bounds by the calibrated ones. fc's bounds must
+// be the model's own (call it once per forecast, before publishing).
+func (a *adaptiveBounds) apply(key string, fc *forecast.Forecast) {
+	if a == nil || len(a.horizons) == 0 || a.step <= 0 {
+		return
+	}
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	in := a.instance(key, fc.Origin.UnixNano())
+	for i, h := range a.horizons {
+		k := int(h / a.step)
+		if k < 1 || k > fc.Horizon() || k > len(fc.Lower) || k > len(fc.Upper) {
+			continue
+		}
+		p := adaptivePending{Target: fc.Origin.Add(h).UnixMilli(), Point: fc.Point[k-1], Lower: fc.Lower[k-1], Upper: fc.Upper[k-1]}
+		q := in.Pending[i]
+		if n := len(q); n > 0 && q[n-1].Target >= p.Target {
+			continue // already recorded for this target (same origin)
+		}
+		if len(q) >= adaptiveMaxPending {
+			q = append(q[:0], q[1:]...)
+		}
+		in.Pending[i] = append(q, p)
+	}
+	for k := 1; k <= min(fc.Horizon(), len(fc.Lower), len(fc.Upper)); k++ {
+		fc.Lower[k-1], fc.Upper[k-1] = in.Cal.Interval(a.slot(k)+1, fc.Point[k-1], fc.Lower[k-1], fc.Upper[k-1])
+	}
+}
+
+// observe feeds new raw actuals: each recorded forecast whose target lies
+// within half a step of an actual is scored with it; recorded forecasts
+// whose target passed without an actual are dropped.
+func (a *adaptiveBounds) observe(key string, samples []collector.Sample) {
+	if a == nil || len(samples) == 0 {
+		return
+	}
+	tol := a.step.Milliseconds() / 2
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	in := a.keys[key]
+	if in == nil {
+		return
+	}
+	in.Updated = max(in.Updated, time.UnixMilli(samples[len(samples)-1].T).UnixNano())
+	for i, q := range in.Pending {
+		j := 0
+		for _, smp := range samples {
+			for j < len(q) && q[j].Target < smp.T-tol {
+				j++ // expired: no actual near its target
+			}
+			for j < len(q) && q[j].Target <= smp.T+tol {
+				in.Cal.Observe(i+1, smp.V, q[j].Point, q[j].Lower, q[j].Upper)
+				j++
+			}
+		}
+		in.Pending[i] = append(q[:0], q[j:]...)
+	}
+}
+
+// state returns the calibrator state of an instance at a published
+// horizon (false when the instance has none).
+func (a *adaptiveBounds) state(key string, h time.Duration) (forecast.AdaptiveStepState, bool) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	in := a.keys[key]
+	if in == nil {
+		return forecast.AdaptiveStepState{}, false
+	}
+	for i, x := range a.horizons {
+		if x == h {
+			return in.Cal.State(i + 1), true
+		}
+	}
+	return forecast.AdaptiveStepState{}, false
+}
+
+// adaptiveSnapshot is the persisted form of adaptiveBounds.
+type adaptiveSnapshot struct {
+	Version  int
+	Step     time.Duration
+	Horizons []time.Duration
+	Keys     []adaptiveSnapshotKey
+}
+
+type adaptiveSnapshotKey struct {
+	Key     string
+	Updated int64
+	Cal     []byte
+	Pending [][]adaptivePending
+}
+
+// WriteTo encodes the state (gob; calibrators in their checksummed binary
+// form), instances sorted by key.
+func (a *adaptiveBounds) WriteTo(w io.Writer) (int64, error) {
+	a.mu.Lock()
+	snap := adaptiveSnapshot{Version: 1, Step: a.step, Horizons: a.horizons}
+	keys := make([]string, 0, len(a.keys))
+	for k := range a.keys {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	for _, k := range keys {
+		in := a.keys[k]
+		b, err := in.Cal.MarshalBinary()
+		if err != nil {
+			a.mu.Unlock()
+			return 0, err
+		}
+		snap.Keys = append(snap.Keys, adaptiveSnapshotKey{Key: k, Updated: in.Updated, Cal: b, Pending: in.Pending})
+	}
+	var buf bytes.Buffer
+	err := gob.NewEncoder(&buf).Encode(snap)
+	a.mu.Unlock()
+	if err != nil {
+		return 0, err
+	}
+	n, err := w.Write(buf.Bytes())
+	return int64(n), err
+}
+
+// errAdaptiveMismatch means a snapshot was written for other steps or
+// horizons; it is discarded.
+var errAdaptiveMismatch = errors.New("adaptive bounds snapshot is for another step or horizons")
+
+// ReadFrom replaces the state with a snapshot written by WriteTo. Nothing
+// changes when the snapshot is unreadable, corrupt, or for another step or
+// horizons.
+func (a *adaptiveBounds) ReadFrom(r io.Reader) (int64, error) {
+	cr := &countingReader{r: r}
+	var snap adaptiveSnapshot
+	if err := gob.NewDecoder(cr).Decode(&snap); err != nil {
+		return cr.n, fmt.Errorf("adaptive bounds: %w", err)
+	}
+	if snap.Version != 1 {
+		return cr.n, fmt.Errorf("adaptive bounds: version %d: %w", snap.Version, forecast.ErrCorruptModel)
+	}
+	if snap.Step != a.step || len(snap.Horizons) != len(a.horizons) {
+		return cr.n, errAdaptiveMismatch
+	}
+	for i, h := range snap.Horizons {
+		if h != a.horizons[i] {
+			return cr.n, errAdaptiveMismatch
+		}
+	}
+	keys := make(map[string]*adaptiveInstance, len(snap.Keys))
+	for _, k := range snap.Keys {
+		cal := &forecast.AdaptiveCalibrator{}
+		if err := cal.UnmarshalBinary(k.Cal); err != nil {
+			return cr.n, fmt.Errorf("adaptive bounds %q: %w", k.Key, err)
+		}
+		if cal.Horizon() != len(a.horizons) || len(k.Pending) != len(a.horizons) {
+			return cr.n, errAdaptiveMismatch
+		}
+		keys[k.Key] = &adaptiveInstance{Updated: k.Updated, Cal: cal, Pending: k.Pending}
+	}
+	a.mu.Lock()
+	a.keys = keys
+	a.mu.Unlock()
+	return cr.n, nil
+}
+
+type countingReader struct {
+	r io.Reader
+	n int64
+}
+
+func (c *countingReader) Read(p []byte) (int, error) {
+	n, err := c.r.Read(p)
+	c.n += int64(n)
+	return n, err
+}
+
+// adaptivePath is where the online calibration of a shadow is persisted,
+// next to its feedback snapshot, or "".
+func (e *Engine) adaptivePath(shadow string) string {
+	if e.opts.StateDir == "" {
+		return ""
+	}
+	return filepath.Join(e.opts.StateDir, "bounds-"+shadow+".snapshot")
+}
+
+// loadAdaptive restores a shadow's online calibration, if persisted. An
+// unreadable or mismatched snapshot is reported and calibration starts
+// afresh.
+func (e *Engine) loadAdaptive(s *shadowState, a *adaptiveBounds) {
+	path := e.adaptivePath(s.opts.Name)
+	if path == "" || a == nil {
+		return
+	}
+	f, err := os.Open(path)
+	if errors.Is(err, os.ErrNotExist) {
+		return
+	}
+	if err != nil {
+		s.logger.Warn("Opening the bounds calibration snapshot failed", "path", path, "err", err)
+		return
+	}
+	defer f.Close()
+	if _, err := a.ReadFrom(bufio.NewReader(f)); err != nil {
+		s.logger.Warn("Ignoring an unreadable bounds calibration snapshot; calibration starts afresh", "path", path, "err", err)
+	}
+}
+
+// saveAdaptive writes a shadow's online calibration atomically.
+func (e *Engine) saveAdaptive(s *shadowState, a *adaptiveBounds) error {
+	path := e.adaptivePath(s.opts.Name)
+	if path == "" || a == nil {
+		return nil
+	}
+	var b bytes.Buffer
+	if _, err := a.WriteTo(&b); err != nil {
+		return err
+	}
+	return writeAtomic(path, b.Bytes())
+}
+
+// adaptiveCoverage is a helper for tests and the status page: the share of
+// scores that fell inside the calibrated quantiles, per published horizon.
+func (a *adaptiveBounds) adaptiveCoverage(key string) []float64 {
+	out := make([]float64, len(a.horizons))
+	for i, h := range a.horizons {
+		st, ok := a.state(key, h)
+		out[i] = math.NaN()
+		if ok && st.Seen > 0 {
+			out[i] = 1 - float64(st.Missed)/float64(st.Seen)
+		}
+	}
+	return out
+}

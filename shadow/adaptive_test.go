@@ -1,0 +1,126 @@
+package shadow
+
+import (
+	"bytes"
+	"log/slog"
+	"math"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/google/go-cmp/cmp"
+
+	"github.com/shadowcast/shadowcast/collector"
+	"github.com/shadowcast/shadowcast/forecast"
+)
+
+// serveAdaptive runs n steps of a model whose point lags a level shift at
+// shiftAt and whose raw bounds are ±1 (too narrow for unit noise), through
+// a. It returns the served coverage at both horizons over [from, n).
+func serveAdaptive(a *adaptiveBounds, key string, n, shiftAt, from int, seed uint64) [2]float64 {
+	rng := rand.New(rand.NewPCG(seed, 3))
+	step := a.step
+	start := time.Date(2024, 1, 1, 0, 0, 0, 0, time.UTC)
+	level, known := 10.0, 10.0
+	type served struct{ lo, hi [2]float64 }
+	hist := map[int]served{}
+	var inside, total [2]int
+	for t := range n {
+		if t >= shiftAt {
+			level = 16
+		}
+		y := level + rng.NormFloat64()
+		// The actual of step t arrives, then the model forecasts from it.
+		a.observe(key, []collector.Sample{{T: start.Add(time.Duration(t) * step).UnixMilli(), V: y}})
+		for i, k := range []int{1, 6} {
+			if sv, ok := hist[t-k]; ok && t >= from {
+				total[i]++
+				if y >= sv.lo[i] && y <= sv.hi[i] {
+					inside[i]++
+				}
+			}
+		}
+		known += 0.005 * (level - known)
+		fc := forecast.Forecast{Origin: start.Add(time.Duration(t) * step), Step: step,
+			Point: make([]float64, 6), Lower: make([]float64, 6), Upper: make([]float64, 6)}
+		for k := range 6 {
+			fc.Point[k], fc.Lower[k], fc.Upper[k] = known, known-1, known+1
+		}
+		a.apply(key, &fc)
+		hist[t] = served{lo: [2]float64{fc.Lower[0], fc.Lower[5]}, hi: [2]float64{fc.Upper[0], fc.Upper[5]}}
+		delete(hist, t-10)
+	}
+	return [2]float64{float64(inside[0]) / float64(total[0]), float64(inside[1]) / float64(total[1])}
+}
+
+func testAdaptiveBounds() *adaptiveBounds {
+	return newAdaptiveBounds(ShadowOptions{Step: 5 * time.Minute, Horizons: []time.Duration{5 * time.Minute, 30 * time.Minute}, Confidence: 0.9})
+}
+
+// The served bounds recover their nominal coverage after a level shift the
+// model is slow to follow (raw bounds cover ~68 % before and far less after).
+func TestAdaptiveBoundsLevelShift(t *testing.T) {
+	a := testAdaptiveBounds()
+	cov := serveAdaptive(a, "api", 4000, 2500, 2650, 1)
+	t.Logf("served coverage after the shift: 5m %.3f, 30m %.3f", cov[0], cov[1])
+	for i, c := range cov {
+		if math.Abs(c-0.9) > 0.03 {
+			t.Errorf("horizon %v: coverage %.3f after the shift, want 0.90 ± 0.03", a.horizons[i], c)
+		}
+	}
+	if st, ok := a.state("api", 30*time.Minute); !ok || st.Seen < 3900 {
+		t.Errorf("30m calibrator saw %d scores, want ≥ 3900", st.Seen)
+	}
+}
+
+func TestAdaptiveBoundsPersist(t *testing.T) {
+	a := testAdaptiveBounds()
+	serveAdaptive(a, "api", 600, 1<<30, 0, 2)
+	serveAdaptive(a, "web", 300, 1<<30, 0, 3)
+	dir := t.TempDir()
+	e := &Engine{opts: Options{StateDir: dir}}
+	s := &shadowState{opts: ShadowOptions{Name: "requests"}, logger: slog.New(slog.DiscardHandler)}
+	if err := e.saveAdaptive(s, a); err != nil {
+		t.Fatal(err)
+	}
+	b := testAdaptiveBounds()
+	e.loadAdaptive(s, b)
+	for _, key := range []string{"api", "web"} {
+		for _, h := range a.horizons {
+			want, _ := a.state(key, h)
+			got, ok := b.state(key, h)
+			if !ok {
+				t.Fatalf("%s %v: not restored", key, h)
+			}
+			if diff := cmp.Diff(want, got); diff != "" {
+				t.Errorf("%s %v: state after restart (-want +got):\n%s", key, h, diff)
+			}
+		}
+	}
+	// Pending forecasts survive too: both continue identically.
+	ca := serveAdaptive(a, "api", 200, 1<<30, 0, 9)
+	cb := serveAdaptive(b, "api", 200, 1<<30, 0, 9)
+	if ca != cb {
+		t.Errorf("coverage after restart %v, without restart %v", cb, ca)
+	}
+	// A snapshot for other horizons or a corrupt one is ignored.
+	other := newAdaptiveBounds(ShadowOptions{Step: 5 * time.Minute, Horizons: []time.Duration{time.Hour}, Confidence: 0.9})
+	e.loadAdaptive(s, other)
+	if len(other.keys) != 0 {
+		t.Error("snapshot for other horizons was loaded")
+	}
+	path := filepath.Join(dir, "bounds-requests.snapshot")
+	raw, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := testAdaptiveBounds()
+	if _, err := c.ReadFrom(bytes.NewReader(raw[:len(raw)/2])); err == nil {
+		t.Error("truncated snapshot accepted")
+	}
+	if len(c.keys) != 0 {
+		t.Error("truncated snapshot half-applied")
+	}
+}
