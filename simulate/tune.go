@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -19,6 +20,9 @@ const (
 	// ArmsFine: headroom 0 … 1 in steps of 0.125, then 1.25 and 1.5, ×
 	// the same delays.
 	ArmsFine = "fine"
+	// ArmsLong: the ArmsFine headrooms × scale-down delay 1m, 5m, 15m,
+	// 30m, 60m (holding capacity longer after bursts).
+	ArmsLong = "long"
 	// ArmsQuantile: headroom defined as a quantile level of the forecast
 	// error rather than a multiple of the interval: the level-q arm uses
 	// the q-quantile of the normalised lead-step residual
@@ -52,31 +56,27 @@ func (c Candidate) String() string {
 	return fmt.Sprintf("lambda=%g,arms=%s", c.Lambda, c.Arms)
 }
 
-// DefaultCandidates is λ ∈ {2, 4, 8, 16, 32} × every arm set.
-func DefaultCandidates() []Candidate {
-	var out []Candidate
-	for _, arms := range []string{ArmsDefault, ArmsFine, ArmsQuantile} {
-		for _, l := range []float64{2, 4, 8, 16, 32} {
-			out = append(out, Candidate{Lambda: l, Arms: arms})
-		}
-	}
-	return out
-}
+// DefaultGrid is the tuning grid of `shadowcast simulate` (ParseCandidates).
+const DefaultGrid = "lambdas=2,3,4,6,8,12,16,32 arms=default,fine,long,quantile epochs=5m,15m,30m,1h"
 
 // arms returns the candidate's arms; quantile arms are calibrated on the
 // decision steps [0, end).
 func (c Candidate) arms(sh *shadows, load []float64, d, end int) ([]policy.Arm, error) {
 	var hs []float64
+	delays := armDelays
 	switch c.Arms {
 	case armsExplicit:
 		return nil, nil // Options.Policy.Arms
 	case "", ArmsDefault:
 		return policy.DefaultArms(), nil
-	case ArmsFine:
+	case ArmsFine, ArmsLong:
 		for k := 0; k <= 8; k++ {
 			hs = append(hs, float64(k)/8)
 		}
 		hs = append(hs, 1.25, 1.5)
+		if c.Arms == ArmsLong {
+			delays = append(slices.Clone(armDelays), 30*time.Minute, time.Hour)
+		}
 	case ArmsQuantile:
 		z := normalisedResiduals(sh, load, d, end)
 		if len(z) < 100 {
@@ -93,11 +93,11 @@ func (c Candidate) arms(sh *shadows, load []float64, d, end int) ([]policy.Arm, 
 			}
 		}
 	default:
-		return nil, fmt.Errorf("simulate: unknown arm set %q (want %s, %s or %s)", c.Arms, ArmsDefault, ArmsFine, ArmsQuantile)
+		return nil, fmt.Errorf("simulate: unknown arm set %q (want %s, %s, %s or %s)", c.Arms, ArmsDefault, ArmsFine, ArmsLong, ArmsQuantile)
 	}
 	var out []policy.Arm
 	for _, h := range hs {
-		for _, dl := range armDelays {
+		for _, dl := range delays {
 			out = append(out, policy.Arm{Headroom: h, ScaleDownDelay: dl})
 		}
 	}
@@ -161,10 +161,11 @@ const TuneRule = "the largest reduction of under-provisioned minutes vs reactive
 func tune(e *env, opts Options, epoch int) (*TuneResult, error) {
 	outer := e.evalStart
 	inner := outer / 2
+	longest := epoch
 	for _, c := range opts.Tune {
-		epoch = max(epoch, c.epochSteps(e.s.Step, epoch))
+		longest = max(longest, c.epochSteps(e.s.Step, epoch))
 	}
-	if inner < 2*epoch || outer-inner < 2*epoch {
+	if inner < 2*longest || outer-inner < 2*longest {
 		return nil, errors.New("simulate: the training part is too short to tune the learned policy (less than four epochs)")
 	}
 	ve := *e
@@ -175,7 +176,17 @@ func tune(e *env, opts Options, epoch int) (*TuneResult, error) {
 	}
 	reactive := ve.run(&reactiveCtl{env: &ve}, nil, outer)
 	best := -1
+	seen := map[Candidate]bool{}
 	for _, c := range opts.Tune {
+		if c.Epoch > 0 {
+			// Epochs are whole steps: candidates that round to the same
+			// epoch are one candidate.
+			c.Epoch = time.Duration(c.epochSteps(s.Step, epoch)) * s.Step
+		}
+		if seen[c] {
+			continue
+		}
+		seen[c] = true
 		row := TuneRow{Candidate: c}
 		r, _, _, err := trainAndEval(&ve, opts, c, epoch, inner, outer)
 		if err != nil {
@@ -286,7 +297,7 @@ func ParseCandidates(s string) ([]Candidate, error) {
 			}
 		case "arms":
 			for _, x := range strings.Split(v, ",") {
-				if x != ArmsDefault && x != ArmsFine && x != ArmsQuantile {
+				if x != ArmsDefault && x != ArmsFine && x != ArmsLong && x != ArmsQuantile {
 					return nil, fmt.Errorf("simulate: tuning grid: unknown arm set %q", x)
 				}
 				sets = append(sets, x)

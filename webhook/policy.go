@@ -168,6 +168,8 @@ func (o PolicyOptions) validate(resource string, sample time.Duration) error {
 type policyMetrics struct {
 	decisions   *prometheus.CounterVec
 	epochs      *prometheus.GaugeVec
+	online      *prometheus.GaugeVec
+	acting      *prometheus.GaugeVec
 	stateErrors *prometheus.CounterVec
 }
 
@@ -182,6 +184,14 @@ func newPolicyMetrics(reg prometheus.Registerer) *policyMetrics {
 			Name: "shadowcast_policy_epochs_learned",
 			Help: "Epoch outcomes the learned allocation policy of a resource has learned from (restored state included).",
 		}, []string{"resource"}),
+		online: f.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "shadowcast_policy_online_epochs",
+			Help: "Epoch outcomes the learned allocation policy of a resource has learned on the live service (persisted; simulator training excluded). An active policy acts from min_dry_run_epochs on.",
+		}, []string{"resource"}),
+		acting: f.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "shadowcast_policy_acting",
+			Help: "1 when the learned allocation policy of a resource drives the engine's decisions (mode active and enough online epochs), else 0.",
+		}, []string{"resource"}),
 		stateErrors: f.NewCounterVec(prometheus.CounterOpts{
 			Name: "shadowcast_policy_state_errors_total",
 			Help: "Failures to load (corrupt or incompatible: the policy starts fresh) or save the learned policy state, by resource and operation.",
@@ -193,6 +203,8 @@ func (m *policyMetrics) forget(resource string) {
 	l := prometheus.Labels{"resource": resource}
 	m.decisions.DeletePartialMatch(l)
 	m.epochs.DeletePartialMatch(l)
+	m.online.DeletePartialMatch(l)
+	m.acting.DeletePartialMatch(l)
 	m.stateErrors.DeletePartialMatch(l)
 }
 
@@ -470,6 +482,12 @@ func samePolicy(a, b PolicyOptions) bool {
 // held.
 func (pr *policyRunner) gate(name string, st *policyState) {
 	acting := st.opts.Mode == policy.ModeActive && st.pol.OnlineEpochs() >= st.opts.MinDryRunEpochs
+	pr.metrics.online.WithLabelValues(name).Set(float64(st.pol.OnlineEpochs()))
+	v := 0.0
+	if acting {
+		v = 1
+	}
+	pr.metrics.acting.WithLabelValues(name).Set(v)
 	if acting == st.acting {
 		return
 	}

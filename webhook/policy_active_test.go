@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+	"github.com/prometheus/client_golang/prometheus/testutil"
 
 	"github.com/shadowcast/shadowcast"
 	"github.com/shadowcast/shadowcast/policy"
@@ -217,6 +218,9 @@ func TestActivePolicyThroughWebhook(t *testing.T) {
 			pool := Pool{CapacityPerUnit: 100, Min: 2, Max: 20}
 			if u := d.Plan.Target[0]; u < int(math.Ceil(steadyValue.Actual/pool.CapacityPerUnit)) || u > pool.Max || u < pool.Min {
 				t.Errorf("target %d outside the bounds", u)
+			}
+			if got := testutil.ToFloat64(f.engine.policies.metrics.acting.WithLabelValues("checkout")); (got == 1) != tt.wantActing {
+				t.Errorf("shadowcast_policy_acting = %v, want acting %v", got, tt.wantActing)
 			}
 			if _, writes := f.act.state(); !cmp.Equal(writes, tt.wantWrites) {
 				t.Errorf("actuator writes %v, want %v", writes, tt.wantWrites)
