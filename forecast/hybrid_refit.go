@@ -1,12 +1,17 @@
 package forecast
 
 import (
+	"errors"
 	"fmt"
 	"math"
 	"math/rand/v2"
 	"slices"
 	"time"
 )
+
+// ErrNewEventKinds is returned by HybridPredictor.Refit when the events
+// have kinds the fitted features do not know: a full fit adds them.
+var ErrNewEventKinds = errors.New("event kinds unknown to the fitted model")
 
 // HybridRefitOptions bounds a warm start of a fitted hybrid (see
 // HybridPredictor.Refit). Zero values take the documented defaults.
@@ -55,8 +60,9 @@ func (o HybridRefitOptions) withDefaults() HybridRefitOptions {
 // old and the new weights alike and the coverage is estimated as honestly
 // as by Fit.
 //
-// The feature set (event kinds included) is p's: kinds announced since the
-// last Fit take effect at the next Fit. spec.Horizon must equal p's.
+// The feature set is p's. With the default features (Hybrid.Features nil),
+// events of a kind p does not know make Refit fail with ErrNewEventKinds,
+// so that a full fit adds the kind. spec.Horizon must equal p's.
 func (p *HybridPredictor) Refit(s Series, spec Spec, opts HybridRefitOptions) (*HybridPredictor, error) {
 	o := opts.withDefaults()
 	ho := o.Hybrid
@@ -66,6 +72,13 @@ func (p *HybridPredictor) Refit(s Series, spec Spec, opts HybridRefitOptions) (*
 	}
 	if p.lstm == nil {
 		return nil, fmt.Errorf("hybrid: refit: %w", ErrNotFitted)
+	}
+	if ho.Features == nil {
+		for _, k := range EventKinds(spec.Events) {
+			if !slices.Contains(p.spec.EventKinds, k) {
+				return nil, fmt.Errorf("hybrid: refit: kind %q: %w", k, ErrNewEventKinds)
+			}
+		}
 	}
 	// Every LSTM of the ensemble continues from its own weights, with its
 	// own seed as in Fit.

@@ -401,32 +401,43 @@ func (e *Engine) startTraining(s *shadowState, inst *instance, series forecast.S
 // trainingPlan says how a training starts.
 type trainingPlan struct {
 	early string // reason of an early retrain ("" when scheduled or first)
-	warm  bool   // warm-start from prev instead of a full fit
-	kind  string // Go type of the predictor to warm-start, for Models.Restore
-	prev  []byte // its encoding: the training's private copy
+	warm  bool   // continue the serving model instead of a full fit
+	kind  string // Go type of the serving predictor, for Models.Restore
+	prev  []byte // its encoding (the training's private copy); nil when it has none
+	// winner is the baseline the last selection chose (model auto), when
+	// that is what serves: it is refitted alone, without a new selection.
+	winner string
 }
 
-// planTraining marks inst as training and chooses between a warm start and
-// a full fit (see ShadowOptions.FullRetrainEvery). It runs under inst.fmu,
-// when no Predict uses the serving predictor, so that encoding it is safe.
+// planTraining marks inst as training and chooses between continuing the
+// serving model and a full fit (see ShadowOptions.FullRetrainEvery). It
+// runs under inst.fmu, when no Predict uses the serving predictor, so that
+// encoding it is safe.
 func (e *Engine) planTraining(s *shadowState, inst *instance) trainingPlan {
 	inst.mu.Lock()
 	plan := trainingPlan{early: inst.early}
 	inst.early = ""
 	inst.training = true
 	prev, warmStarts, needFull := inst.pred, inst.warmStarts, inst.needFull
+	if pub := inst.pub; inst.reason == ReasonSelected && pub != nil && (pub.reason == ReasonSelected || pub.reason == ReasonSourceError) {
+		plan.winner = pub.model
+	}
 	inst.mu.Unlock()
-	_, can := e.opts.Models.(WarmStarter)
-	enc, ok := prev.(encoding.BinaryMarshaler)
-	if !can || !ok || plan.early != "" || needFull || warmStarts+1 >= s.opts.FullRetrainEvery {
+	if prev == nil || plan.early != "" || needFull || warmStarts+1 >= s.opts.FullRetrainEvery {
+		plan.winner = ""
 		return plan
 	}
-	data, err := enc.MarshalBinary()
-	if err != nil {
-		s.logger.Warn("Cannot copy the serving model for a warm start; fitting from scratch", "instance", inst.key, "err", err)
-		return plan
+	if _, can := e.opts.Models.(WarmStarter); can {
+		if enc, ok := prev.(encoding.BinaryMarshaler); ok {
+			data, err := enc.MarshalBinary()
+			if err != nil {
+				s.logger.Warn("Cannot copy the serving model for a warm start", "instance", inst.key, "err", err)
+			} else {
+				plan.kind, plan.prev = fmt.Sprintf("%T", prev), data
+			}
+		}
 	}
-	plan.warm, plan.kind, plan.prev = true, fmt.Sprintf("%T", prev), data
+	plan.warm = plan.prev != nil || plan.winner != ""
 	return plan
 }
 
@@ -498,16 +509,28 @@ func (e *Engine) trainInstance(s *shadowState, inst *instance, series forecast.S
 	e.forecastInstance(s, inst)
 }
 
-// warmStart continues training the serving model of inst (plan.prev) on
-// series and installs the result. It reports false when the caller must
-// fit from scratch instead (no warm start for this kind, or it failed).
+// warmStart continues the serving model of inst on series and installs
+// the result: a learned model warm-starts from its copy plan.prev
+// (WarmStarter); a baseline chosen by selection (plan.winner) is refitted
+// alone. It reports false when the caller must fit from scratch instead
+// (nothing to continue, or it failed).
 func (e *Engine) warmStart(s *shadowState, inst *instance, series forecast.Series, spec forecast.Spec, plan trainingPlan) bool {
 	so := s.opts
 	t0 := time.Now()
-	prev, err := e.opts.Models.Restore(plan.kind, plan.prev)
 	var pred forecast.Predictor
-	if err == nil {
-		pred, err = e.opts.Models.(WarmStarter).WarmStart(prev, series, spec)
+	err := ErrNoWarmStart
+	if plan.prev != nil {
+		var prev forecast.Predictor
+		if prev, err = e.opts.Models.Restore(plan.kind, plan.prev); err == nil {
+			pred, err = e.opts.Models.(WarmStarter).WarmStart(prev, series, spec)
+		}
+	}
+	if errors.Is(err, ErrNoWarmStart) && plan.winner != "" {
+		// Models.New of a learned name gives the gated selection again:
+		// only a model that is what its name says is refitted alone.
+		if m, merr := e.opts.Models.New(plan.winner, so.Step); merr == nil && m.Name() == plan.winner {
+			pred, err = m.Fit(series, spec)
+		}
 	}
 	if errors.Is(err, ErrNoWarmStart) {
 		return false

@@ -206,3 +206,38 @@ func TestValidateFullRetrainEvery(t *testing.T) {
 		t.Error("negative FullRetrainEvery accepted")
 	}
 }
+
+// A baseline chosen by selection is refitted alone between full fits
+// (counted as a warm start), without a new selection.
+func TestRetrainingRefitsTheSelectedBaselineAlone(t *testing.T) {
+	src := &fakeSource{now: t0.Add(3 * 24 * time.Hour), sets: []labels.Labels{labels.FromStrings("service", "api")}, values: daily}
+	e, err := New(Options{Models: testModels{}, Shadows: []ShadowOptions{{Name: "requests", Source: src, Step: 5 * time.Minute,
+		History: 3 * 24 * time.Hour, Horizons: []time.Duration{5 * time.Minute, 30 * time.Minute}, Confidence: 0.9,
+		Model: "auto", RetrainInterval: time.Hour, FullRetrainEvery: 3}}}, prometheus.NewRegistry(), slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := trainingKinds(t, e, src, 4); !cmp.Equal(got, []string{"full", "warm", "warm", "full"}) {
+		t.Errorf("trainings %v", got)
+	}
+	v, err := e.Lookup("requests", nil, 5*time.Minute)
+	if err != nil {
+		t.Fatal(err)
+	}
+	src.advance(-time.Hour)
+	step(t, e) // not due: no training, the selected model serves
+	w, _ := e.Lookup("requests", nil, 5*time.Minute)
+	if w[0].Reason != ReasonSelected || w[0].Model != v[0].Model {
+		t.Errorf("after refits: %q (%q), want %q selected", w[0].Model, w[0].Reason, v[0].Model)
+	}
+	// A winner the models cannot build alone is not refitted: the engine
+	// fits in full.
+	inst := e.get("requests").sortedInstances()[0]
+	inst.mu.Lock()
+	inst.pub = &published{model: "prophet", reason: ReasonSelected}
+	inst.mu.Unlock()
+	src.advance(2 * time.Hour)
+	if got := trainingKinds(t, e, src, 1); !cmp.Equal(got, []string{"full"}) {
+		t.Errorf("unknown winner: trainings %v", got)
+	}
+}

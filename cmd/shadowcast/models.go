@@ -1,6 +1,7 @@
 package main
 
 import (
+	"errors"
 	"fmt"
 	"time"
 
@@ -87,7 +88,12 @@ var _ shadow.WarmStarter = models{}
 func (models) WarmStart(prev forecast.Predictor, s forecast.Series, spec forecast.Spec) (forecast.Predictor, error) {
 	switch p := prev.(type) {
 	case *forecast.HybridPredictor:
-		return p.Refit(s, spec, forecast.HybridRefitOptions{})
+		q, err := p.Refit(s, spec, forecast.HybridRefitOptions{})
+		if errors.Is(err, forecast.ErrNewEventKinds) {
+			// Not a failure: a full fit adds the new kind.
+			return nil, fmt.Errorf("%w: %w", shadow.ErrNoWarmStart, err)
+		}
+		return q, err
 	case *forecast.LSTMPredictor:
 		return p.Refit(s, spec, warmLSTMSteps)
 	}
