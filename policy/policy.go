@@ -22,10 +22,17 @@
 // needed, and the share of the epoch's minutes under-provisioned plus the
 // share of demand unserved).
 //
+// The violation of an epoch is the share of its KPI samples beyond their
+// SLOs when the caller supplies KPI samples (Step.SLOChecked), else the
+// capacity proxy (Outcome.Source says which).
+//
 // Safety is the caller's obligation and Bounds.Apply its tool: whatever
 // the arm, the replicas never go below what the actual load needs nor
 // above the configured maximum. The policy is off by default (ModeOff);
-// ModeDryRun learns and explains without acting.
+// ModeDryRun learns and explains without acting; ModeActive acts, and the
+// engine lets it only after OnlineEpochs outcomes learned on the live
+// service (persisted; simulator training does not count), choosing greedily
+// (Learner.SetExploit) while it acts.
 //
 // The package is pure: no I/O except through the io.Writer/io.Reader of
 // WriteTo/ReadFrom. It imports nothing from this module.
