@@ -425,7 +425,7 @@ func (e *Engine) Evaluate(ctx context.Context, name string, cause Cause) Decisio
 		st.hmu.Lock()
 		hist := append([]Sample(nil), st.history...)
 		st.hmu.Unlock()
-		choice, use, pd := e.policies.use(name)
+		choice, use, pd := e.policies.use(name, now)
 		p := Decide(*r, Input{Now: now, Value: v, Current: cur, History: hist, Policy: choice})
 		if !recorded {
 			st.record(Sample{At: now, Need: p.Need}, now, e.policies.historyWindow(name, r.Stabilization))

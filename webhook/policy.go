@@ -232,6 +232,7 @@ type policyState struct {
 	acting  bool
 	current policy.Decision
 	has     bool
+	at      time.Time            // when the sampler last ran the policy
 	need    float64              // the current arm's need at the last sample
 	kpiSeen map[string]time.Time // evaluation time of the last KPI sample counted, per KPI
 }
@@ -417,7 +418,7 @@ func (pr *policyRunner) observe(name string, st *policyState, r *Resource, v sha
 	}
 	pr.gate(name, st)
 	d, fresh := st.learner.Decide(ctx)
-	st.current, st.has = d, true
+	st.current, st.has, st.at = d, true, now
 
 	// The arm provisions point + headroom·(upper − point), never below the
 	// actual activity, and keeps the highest such need for its scale-down
@@ -523,9 +524,11 @@ func (pr *policyRunner) checkSLOs(name string, st *policyState) (checked, violat
 }
 
 // use returns how the policy of a resource takes part in a decision made
-// now: the arm to apply when it acts (nil otherwise) and the explanation.
-// ok is false when the resource has no policy running.
-func (pr *policyRunner) use(name string) (choice *PolicyChoice, u *PolicyUse, d *policy.Decision) {
+// now: the arm to apply when it acts (nil otherwise), the explanation, and
+// the policy decision in force. All are nil when the resource has no
+// policy running. An arm older than an epoch (the sampler found no usable
+// forecast since) does not act.
+func (pr *policyRunner) use(name string, now time.Time) (choice *PolicyChoice, u *PolicyUse, d *policy.Decision) {
 	pr.mu.Lock()
 	defer pr.mu.Unlock()
 	st := pr.states[name]
@@ -551,6 +554,9 @@ func (pr *policyRunner) use(name string) (choice *PolicyChoice, u *PolicyUse, d 
 			u.OnlineEpochs, u.MinDryRunEpochs)
 	case !st.has:
 		u.Why = "policy active but no epoch decided yet (no forecast sampled): the fixed headroom decides"
+	case now.Sub(st.at) > st.opts.Epoch:
+		u.Why = fmt.Sprintf("policy active but its arm is stale (last sampled %s ago, longer than an epoch: no usable forecast since): the fixed headroom decides",
+			now.Sub(st.at).Round(time.Second))
 	default:
 		u.Acting = true
 		choice = &PolicyChoice{Headroom: st.current.Arm.Headroom, ScaleDownDelay: st.current.Arm.ScaleDownDelay}

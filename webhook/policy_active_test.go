@@ -261,6 +261,21 @@ func TestActivePolicyThroughWebhook(t *testing.T) {
 	}
 }
 
+// An acting policy whose arm is older than an epoch (no usable forecast
+// sampled since) does not act.
+func TestActivePolicyStaleArmDoesNotAct(t *testing.T) {
+	f := activeFixture(t, ModeEnforce, 2)
+	f.driveSteady(30, nil, nil)
+	f.advance(6 * time.Minute) // no sample: the forecast was unusable
+	d := f.engine.Evaluate(t.Context(), "checkout", Cause{Reason: "alert"})
+	if d.PolicyUse == nil || d.PolicyUse.Acting || !strings.Contains(d.PolicyUse.Why, "stale") {
+		t.Fatalf("policy_use %+v, want a stale arm that does not act", d.PolicyUse)
+	}
+	if d.Plan.Target[0] != 9 {
+		t.Errorf("target %v, want the fixed upper bound's 9", d.Plan.Target)
+	}
+}
+
 // An acting policy's needs fill the stabilisation history, so its short
 // scale-down delay releases sooner than the fixed window would.
 func TestActivePolicyReleasesWithItsDelay(t *testing.T) {
