@@ -82,9 +82,10 @@ func (o AdaptiveOptions) withDefaults() AdaptiveOptions {
 // Non-negative bounds stay non-negative: when the predictor's lower bound
 // is ≥ 0 the calibrated one is clamped at 0.
 //
-// Memory is O(Window) per step; Observe costs O(Window·log Window) and
-// Apply O(horizon). The calibrator is deterministic and not safe for
-// concurrent use; persist it with MarshalBinary.
+// Memory is O(Window) per step; Observe costs O(Window) (a sorted copy
+// of the window is kept up to date) and Apply O(horizon). The calibrator
+// is deterministic and not safe for concurrent use; persist it with
+// MarshalBinary.
 type AdaptiveCalibrator struct {
 	opts  AdaptiveOptions
 	steps []adaptiveStep
@@ -98,8 +99,8 @@ type adaptiveStep struct {
 	seen  uint64  // scores observed in total
 	miss  uint64  // of which outside the quantiles at the time
 
-	lo, hi float64 // cached quantiles (−1, 1 until ready)
-	sorted []float64
+	lo, hi float64   // cached quantiles (−1, 1 until ready)
+	sorted []float64 // the ring's scores, ascending
 }
 
 // NewAdaptiveCalibrator returns a calibrator for forecasts of horizon
@@ -181,21 +182,26 @@ func (a *AdaptiveCalibrator) Observe(k int, y, point, lower, upper float64) {
 	if len(st.ring) < a.opts.Window {
 		st.ring = append(st.ring, score)
 	} else {
+		old := st.ring[st.head]
+		if i, ok := slices.BinarySearch(st.sorted, old); ok {
+			st.sorted = slices.Delete(st.sorted, i, i+1)
+		}
 		st.ring[st.head] = score
 		st.head = (st.head + 1) % len(st.ring)
 	}
+	i, _ := slices.BinarySearch(st.sorted, score)
+	st.sorted = slices.Insert(st.sorted, i, score)
 	st.update(a.opts.MinScores)
 }
 
-// update recomputes the cached quantiles of a step.
+// update recomputes the cached quantiles of a step from sorted (the ring's
+// scores in ascending order, maintained by Observe).
 func (st *adaptiveStep) update(minScores int) {
-	n := len(st.ring)
+	n := len(st.sorted)
 	if n < minScores {
 		st.lo, st.hi = -1, 1
 		return
 	}
-	st.sorted = append(st.sorted[:0], st.ring...)
-	slices.Sort(st.sorted)
 	half := st.alpha / 2
 	rHi := int(math.Ceil(float64(n+1)*(1-half) - 1e-9))
 	rLo := int(math.Floor(float64(n+1)*half + 1e-9))
@@ -264,7 +270,7 @@ func (a *AdaptiveCalibrator) Clone() *AdaptiveCalibrator {
 	c := &AdaptiveCalibrator{opts: a.opts, steps: make([]adaptiveStep, len(a.steps))}
 	for i, st := range a.steps {
 		st.ring = slices.Clone(st.ring)
-		st.sorted = nil
+		st.sorted = slices.Clone(st.sorted)
 		c.steps[i] = st
 	}
 	return c
@@ -359,9 +365,8 @@ func (a *AdaptiveCalibrator) UnmarshalBinary(data []byte) error {
 		if math.IsNaN(st.alpha) || math.IsNaN(st.ref) || st.ref < 0 {
 			return corrupt("bad step state")
 		}
-		if n == window {
-			st.head = 0
-		}
+		st.sorted = slices.Clone(st.ring)
+		slices.Sort(st.sorted)
 		st.update(opts.MinScores)
 	}
 	if r.Len() != 0 {
