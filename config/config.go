@@ -154,7 +154,7 @@ var (
 	DefaultHorizons          = []model.Duration{model.Duration(5 * time.Minute), model.Duration(15 * time.Minute), model.Duration(30 * time.Minute)}
 	DefaultConfidence        = 0.9
 	DefaultRetrainInterval   = model.Duration(6 * time.Hour)
-	DefaultFullRetrainEvery  = 4
+	DefaultFullRetrainEvery  = 8
 	DefaultSpeedup           = 60.0
 	DefaultOutlierMADs       = 10.0
 )

@@ -88,7 +88,7 @@ type WarmStarter interface {
 var ErrNoWarmStart = errors.New("model cannot be warm-started")
 
 // DefaultFullRetrainEvery is the default ShadowOptions.FullRetrainEvery.
-const DefaultFullRetrainEvery = 4
+const DefaultFullRetrainEvery = 8
 
 // Options configures an Engine.
 type Options struct {
