@@ -241,3 +241,65 @@ func TestRetrainingRefitsTheSelectedBaselineAlone(t *testing.T) {
 		t.Errorf("unknown winner: trainings %v", got)
 	}
 }
+
+// hybridModels serves a small real hybrid and warm-starts it with
+// HybridPredictor.Refit, as cmd/shadowcast does with the default one.
+type hybridModels struct{ testModels }
+
+var tinyHybrid = forecast.HybridOptions{LSTM: forecast.LSTMOptions{Residual: true, Hidden: 4, Seq: 12, Steps: 15}, GBM: forecast.GBMOptions{Rounds: 8}}
+
+func (hybridModels) New(string, time.Duration) (forecast.Model, error) {
+	return forecast.NewHybrid(tinyHybrid), nil
+}
+
+func (hybridModels) Restore(kind string, data []byte) (forecast.Predictor, error) {
+	if kind != "*forecast.HybridPredictor" {
+		return nil, fmt.Errorf("unknown kind %q", kind)
+	}
+	p := &forecast.HybridPredictor{}
+	return p, p.UnmarshalBinary(data)
+}
+
+func (hybridModels) WarmStart(prev forecast.Predictor, s forecast.Series, spec forecast.Spec) (forecast.Predictor, error) {
+	p, ok := prev.(*forecast.HybridPredictor)
+	if !ok {
+		return nil, fmt.Errorf("%T: %w", prev, ErrNoWarmStart)
+	}
+	return p.Refit(s, spec, forecast.HybridRefitOptions{Hybrid: tinyHybrid, LSTMSteps: 5, GBMRounds: 3})
+}
+
+// The engine warm-starts a real hybrid through its encoded copy and serves
+// the result.
+func TestRetrainingWarmStartsARealHybrid(t *testing.T) {
+	src := &fakeSource{now: t0.Add(10 * 24 * time.Hour), sets: []labels.Labels{labels.FromStrings("service", "api")}, values: daily}
+	e, err := New(Options{Models: hybridModels{}, StateDir: t.TempDir(), Shadows: []ShadowOptions{{Name: "requests", Source: src,
+		Step: time.Hour, History: 10 * 24 * time.Hour, Horizons: []time.Duration{time.Hour, 3 * time.Hour},
+		Confidence: 0.9, Model: "hybrid", RetrainInterval: 6 * time.Hour, Fingerprint: "v1"}}}, prometheus.NewRegistry(), slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var trees []int
+	var kinds []string
+	for range 3 {
+		kinds = append(kinds, trainingKinds(t, e, src, 1)...)
+		src.advance(5 * time.Hour) // 6 h in all since the last training
+		inst := e.get("requests").sortedInstances()[0]
+		inst.mu.Lock()
+		hp, ok := inst.pred.(*forecast.HybridPredictor)
+		inst.mu.Unlock()
+		if !ok {
+			t.Fatalf("serving %T", inst.pred)
+		}
+		trees = append(trees, hp.Booster().NumTrees())
+	}
+	if !cmp.Equal(kinds, []string{"full", "warm", "warm"}) || trees[1] != trees[0]+3 || trees[2] != trees[1]+3 {
+		t.Errorf("trainings %v, trees %v", kinds, trees)
+	}
+	v, err := e.Lookup("requests", nil, 3*time.Hour)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if v[0].Model != "hybrid" || !(v[0].Lower <= v[0].Point && v[0].Point <= v[0].Upper) || v[0].Point < 20 || v[0].Point > 200 {
+		t.Errorf("served %+v", v[0])
+	}
+}
