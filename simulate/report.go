@@ -17,6 +17,9 @@ func (r *Result) WriteTable(w io.Writer) error {
 		r.Samples, r.Step, r.Start.Format("2006-01-02 15:04"), r.EvalFrom.Format("2006-01-02 15:04"), r.EvalTo.Format("2006-01-02 15:04"))
 	fmt.Fprintf(&b, "service: %s; min %d max %d replicas\n", r.Options, r.Options.MinReplicas, r.Options.MaxReplicas)
 	f := r.Forecast
+	if r.Options.Smooth > 0 {
+		fmt.Fprintf(&b, "forecasts of the trailing %v mean of the load (--smooth)\n", r.Options.Smooth)
+	}
 	fmt.Fprintf(&b, "forecast: %s at lead %v, %d refits, %d evaluated steps without forecast (%d implausible forecasts rejected); MAE %.3g MASE %.3f sMAPE %.3f coverage %.3f (nominal %.2f)\n",
 		f.Model, f.Lead, f.Refits, f.Missing, f.Unusable, f.MAE, f.MASE, f.SMAPE, f.Coverage, f.Level)
 	if t := r.Tuning; t != nil {
@@ -109,7 +112,7 @@ func (r *Result) WriteJSON(w io.Writer) error {
 			"capacity": o.Capacity, "startup_seconds": o.Startup.Seconds(), "target_utilization": o.TargetUtilization,
 			"stabilization_seconds": o.Stabilization.Seconds(), "min_replicas": o.MinReplicas, "max_replicas": o.MaxReplicas,
 			"headroom": o.Headroom, "policy_lambda": o.Lambda, "policy_epoch_seconds": o.Epoch.Seconds(), "policy_passes": o.Passes,
-			"policy_uncertainty_edges": o.UncertaintyEdges, "policy_arms": o.Arms,
+			"policy_uncertainty_edges": o.UncertaintyEdges, "policy_arms": o.Arms, "smooth_seconds": o.Smooth.Seconds(),
 		},
 		"forecast": map[string]any{
 			"model": f.Model, "lead_seconds": f.Lead.Seconds(), "refits": f.Refits, "steps_without_forecast": f.Missing, "forecasts_rejected": f.Unusable,

@@ -70,6 +70,11 @@ type Options struct {
 	// Refit is the interval between refits (default 1h); in between the
 	// fitted predictor forecasts incrementally every step.
 	Refit time.Duration
+	// Smooth, when longer than one step, makes the model forecast the
+	// trailing mean of the load over Smooth (a causal moving average: only
+	// past values) instead of the raw load; controllers, scores and the
+	// service model still see the raw load.
+	Smooth time.Duration
 	// Headroom scales the forecast's margin above the point in the
 	// predictive policy: it provisions point + Headroom·(upper − point)
 	// (default 1: the upper bound).
@@ -233,6 +238,7 @@ type ResultOptions struct {
 	MinReplicas       int
 	MaxReplicas       int
 	Headroom          float64
+	Smooth            time.Duration
 	Lambda            float64
 	Arms              string
 	Epoch             time.Duration
@@ -318,7 +324,7 @@ func Replay(f *Forecasts, opts Options) (*Result, error) {
 	}
 	o := f.opts
 	if opts.Level != o.Level || opts.Window != o.Window || opts.Refit != o.Refit || opts.Startup != o.Startup ||
-		opts.TrainFraction != o.TrainFraction {
+		opts.TrainFraction != o.TrainFraction || opts.Smooth != o.Smooth {
 		return nil, errors.New("simulate: replay options differ from the forecasting options")
 	}
 	n, d, evalStart, sh, fres := s.Len(), f.d, f.evalStart, f.sh, f.fres
@@ -374,7 +380,7 @@ func Replay(f *Forecasts, opts Options) (*Result, error) {
 	res.Options = ResultOptions{
 		Capacity: opts.Capacity, Startup: opts.Startup, TargetUtilization: opts.TargetUtilization,
 		Stabilization: opts.Stabilization, MinReplicas: opts.MinReplicas, MaxReplicas: opts.MaxReplicas,
-		Headroom: opts.Headroom, Lambda: pol.Options().Lambda, Arms: chosen.Arms,
+		Headroom: opts.Headroom, Smooth: opts.Smooth, Lambda: pol.Options().Lambda, Arms: chosen.Arms,
 		Epoch: time.Duration(chosen.epochSteps(s.Step, epoch)) * s.Step, Passes: opts.Passes,
 		UncertaintyEdges: pol.Options().UncertaintyEdges,
 	}
@@ -414,6 +420,10 @@ func precompute(s forecast.Series, opts Options, d, evalStart int) (*shadows, Fo
 	fres := ForecastResult{Model: opts.Model.Name(), Lead: lead, Level: opts.Level}
 	var lastFail int = -refit
 	maxSeen := 0.0 // largest load observed so far
+	fs := s
+	if k := steps(opts.Smooth, s.Step); k > 1 {
+		fs = trailingMean(s, k)
+	}
 	for i := 1; i <= n; i++ {
 		// Feed the actual of step i−1 (all of them, so that the MASE
 		// scale covers the history), then forecast from it.
@@ -425,7 +435,7 @@ func precompute(s forecast.Series, opts Options, d, evalStart int) (*shadows, Fo
 			// The model could not be fitted recently: retry at the refit interval.
 			continue
 		}
-		fc, err := f(s.Slice(0, i))
+		fc, err := f(fs.Slice(0, i))
 		if err != nil || len(fc.Point) < h || len(fc.Upper) < h || len(fc.Lower) < h {
 			lastFail = i
 			continue
@@ -455,6 +465,28 @@ func precompute(s forecast.Series, opts Options, d, evalStart int) (*shadows, Fo
 	sc := tr.Scores("trace", lead)
 	fres.Refits, fres.MAE, fres.MASE, fres.SMAPE, fres.Coverage = refits, sc.MAE, sc.MASE, sc.SMAPE, sc.Coverage
 	return sh, fres, nil
+}
+
+// trailingMean returns the series of the mean of the last k non-missing
+// values up to each step (NaN when all k are missing).
+func trailingMean(s forecast.Series, k int) forecast.Series {
+	out := forecast.Series{Start: s.Start, Step: s.Step, Values: make([]float64, len(s.Values))}
+	sum, cnt := 0.0, 0
+	for i, v := range s.Values {
+		if !math.IsNaN(v) {
+			sum += v
+			cnt++
+		}
+		if j := i - k; j >= 0 && !math.IsNaN(s.Values[j]) {
+			sum -= s.Values[j]
+			cnt--
+		}
+		out.Values[i] = math.NaN()
+		if cnt > 0 {
+			out.Values[i] = sum / float64(cnt)
+		}
+	}
+	return out
 }
 
 // uncertainty is the relative margin of the forecast above its point at

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/google/go-cmp/cmp"
+	"github.com/google/go-cmp/cmp/cmpopts"
 
 	"github.com/shadowcast/shadowcast/forecast"
 )
@@ -151,5 +152,14 @@ func TestQuantileArms(t *testing.T) {
 	}
 	if _, err := (Candidate{Arms: ArmsQuantile}).arms(sh, load, 0, 50); err == nil {
 		t.Error("quantile arms from 50 residuals accepted")
+	}
+}
+
+func TestTrailingMean(t *testing.T) {
+	s := forecast.Series{Start: t0, Step: time.Minute, Values: []float64{1, 3, math.NaN(), 5, math.NaN(), math.NaN(), math.NaN()}}
+	got := trailingMean(s, 3).Values
+	want := []float64{1, 2, 2, 4, 5, 5, math.NaN()}
+	if diff := cmp.Diff(want, got, cmpopts.EquateNaNs(), cmpopts.EquateApprox(0, 1e-12)); diff != "" {
+		t.Errorf("(-want +got):\n%s", diff)
 	}
 }

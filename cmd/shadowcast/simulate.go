@@ -37,6 +37,7 @@ type simulateFlags struct {
 	level         float64
 	window        time.Duration
 	refit         time.Duration
+	smooth        time.Duration
 	headroom      float64
 	train         float64
 	lambda        float64
@@ -74,6 +75,7 @@ func simulateCommand(app *kingpin.Application) command {
 	c.Flag("level", "Confidence level of the forecast bounds.").Default("0.9").Float64Var(&f.level)
 	c.Flag("window", "Sliding training window of the model.").Default("168h").DurationVar(&f.window)
 	c.Flag("refit", "Refit interval of the model (it predicts incrementally every step in between).").Default("1h").DurationVar(&f.refit)
+	c.Flag("smooth", "Forecast the trailing mean of the load over this span instead of the raw load (0: raw); the service model still sees the raw load.").Default("0s").DurationVar(&f.smooth)
 	c.Flag("headroom", "Predictive policy: multiplier on the forecast upper bound.").Default("1").Float64Var(&f.headroom)
 	c.Flag("train", "Leading share of the trace the learned policy trains on; every policy is reported on the rest.").Default("0.5").Float64Var(&f.train)
 	c.Flag("policy.lambda", "Learned policy: weight of SLO violations against cost in the reward.").Default("8").Float64Var(&f.lambda)
@@ -140,7 +142,7 @@ func runSimulate(f simulateFlags, stdout io.Writer) error {
 		Capacity: f.capacity, Startup: f.startup, TargetUtilization: f.targetUtil, Tolerance: f.tolerance,
 		Stabilization: f.stabilization, MinReplicas: f.minReplicas, MaxReplicas: f.maxReplicas,
 		CostPerReplicaHour: f.cost, Model: model, Level: f.level, Window: int(f.window / s.Step),
-		Refit: f.refit, Headroom: f.headroom, TrainFraction: f.train,
+		Refit: f.refit, Smooth: f.smooth, Headroom: f.headroom, TrainFraction: f.train,
 		Policy: policy.Options{Lambda: f.lambda, Seed: f.seed}, Epoch: f.epoch, Passes: f.passes, Arms: f.arms,
 	}
 	if opts.Tune, err = simulate.ParseCandidates(f.tune); err != nil {
