@@ -43,12 +43,32 @@ type HybridOptions struct {
 	// Spec.Seed+1, …; their per-point median is the temporal forecast
 	// (default 1).
 	Seeds int
+	// OutOfSampleTargets trains the GBM only on rows whose target no LSTM
+	// training window covered (at or after TrainEnd). Otherwise the rows
+	// start at the first origin whose forecast reaches TrainEnd, so their
+	// early targets may have been LSTM training targets (in-sample
+	// residuals, smaller and differently shaped than out-of-sample ones).
+	OutOfSampleTargets bool
+	// CalibrationOrigins, when positive, is the number of trailing
+	// origins of each series kept for calibration (and the gate) instead
+	// of CalibrationFraction; at least Horizon+1. With many series a few
+	// origins each give enough errors per horizon step.
+	CalibrationOrigins int
 	// NoGate keeps the full GBM correction. By default the correction is
-	// multiplied by the factor in {0, ¼, ½, ¾, 1} that minimises the mean
-	// absolute error, in local-scale units, of the combined forecast on
-	// the calibration origins (held out of GBM training), so trees that do
-	// not help out of sample are shrunk towards the LSTM alone.
+	// multiplied, per series, by the factor in {0, ¼, ½, ¾, 1} that
+	// minimises the mean absolute error, in local-scale units, of the
+	// combined forecast on the series' calibration origins (held out of
+	// GBM training), so trees that do not help a series out of sample are
+	// shrunk towards its LSTM forecast.
 	NoGate bool
+	// GateMargin is the relative reduction of the calibration error a
+	// factor above 0 must bring over the LSTM alone (factor 0) to be
+	// chosen (default 0: the smallest error wins). A margin guards
+	// against factors that win on the calibration origins by chance.
+	GateMargin float64
+	// PooledGate chooses one factor for all series of a global fit (on
+	// their pooled calibration errors) instead of one per series.
+	PooledGate bool
 }
 
 func (o HybridOptions) withDefaults() HybridOptions {
@@ -116,7 +136,8 @@ type HybridPredictor struct {
 	cal     Calibration
 	nonNeg  bool
 	baseCol int
-	gate    float64 // factor applied to the GBM correction (1 when not gated)
+	gate    float64 // factor baked into the trees of gbm (1: none)
+	shrink  float64 // 1 − the per-series factor applied to the correction in Predict
 	// scaleWindow is the raw local-scale window; 0 for models saved
 	// before raw-space calibration (quantiles in the scaled space).
 	scaleWindow int
@@ -131,6 +152,7 @@ type hybridSeries struct {
 	origins []int       // out-of-sample origins (history lengths)
 	pts     [][]float64 // LSTM points from each origin, scaled space
 	calFrom int         // origins ≥ calFrom are calibration origins
+	minTgt  int         // training targets have an index ≥ minTgt
 }
 
 func (h *Hybrid) prepare(s Series, lp *LSTMEnsemble, K int) (*hybridSeries, error) {
@@ -160,9 +182,27 @@ func (h *Hybrid) prepare(s Series, lp *LSTMEnsemble, K int) (*hybridSeries, erro
 	// Calibration origins: the trailing fraction, at least
 	// MinCalibrationErrors of them with a full horizon when possible.
 	nc := max(int(math.Round(o.CalibrationFraction*float64(len(hs.origins)))), MinCalibrationErrors+K)
+	if o.CalibrationOrigins > 0 {
+		nc = max(o.CalibrationOrigins, K+1)
+	}
 	nc = min(nc, len(hs.origins)-MinCalibrationErrors)
 	hs.calFrom = hs.origins[len(hs.origins)-nc]
+	if o.OutOfSampleTargets {
+		hs.minTgt = te
+	}
 	return hs, nil
+}
+
+// trainRows counts the GBM training rows of hs (before NaN targets are
+// dropped).
+func (hs *hybridSeries) trainRows(K int) int {
+	n := 0
+	first, last := hs.origins[0], hs.origins[len(hs.origins)-1]
+	for h := 1; h <= K; h++ {
+		lo, hi := max(first, hs.minTgt-h+1), min(last, hs.calFrom-h)
+		n += max(0, hi-lo+1)
+	}
+	return n
 }
 
 // rows returns the residual rows of hs: calibration rows (calib) or
@@ -181,6 +221,10 @@ func (hs *hybridSeries) rows(fs FeatureSpec, events []Event, K int, calib bool, 
 	fb := newFeatureBuilder(hs.z, events, fs)
 	for h := 1; h <= K; h++ {
 		top := min(last, limit-h) // target index or+h-1 < limit
+		first := first
+		if !calib {
+			first = max(first, hs.minTgt-h+1) // target index or+h-1 ≥ minTgt
+		}
 		if top < first {
 			continue
 		}
@@ -292,7 +336,7 @@ func (h *Hybrid) fitOn(series []Series, spec Spec, lps []*LSTMEnsemble) ([]*Hybr
 			continue
 		}
 		states = append(states, hs)
-		rowsTotal += float64(K) * float64(hs.calFrom-hs.origins[0])
+		rowsTotal += float64(hs.trainRows(K))
 	}
 	rng := rand.New(rand.NewPCG(uint64(spec.Seed), 0x4b1d))
 	keep := math.Min(1, float64(o.MaxTrainRows)/math.Max(rowsTotal, 1))
@@ -330,6 +374,7 @@ func (h *Hybrid) fitOn(series []Series, spec Spec, lps []*LSTMEnsemble) ([]*Hybr
 		scale  float64 // effective local scale
 		sc     *FeatureScaler
 		nonNeg bool
+		series int
 	}
 	var crows []calRow
 	for i, hs := range states {
@@ -355,7 +400,7 @@ func (h *Hybrid) fitOn(series []Series, spec Spec, lps []*LSTMEnsemble) ([]*Hybr
 			t := origins[j] + steps[j] - 1
 			zl := hs.z.Values[t] - yc[j]
 			crows = append(crows, calRow{step: steps[j], target: hs.s.Values[t], zl: zl, corr: b.Predict(Xc.Row(j)),
-				scale: scaling.EffectiveScale(scales[j]), sc: &hs.sc, nonNeg: nonNeg})
+				scale: scaling.EffectiveScale(scales[j]), sc: &hs.sc, nonNeg: nonNeg, series: i})
 		}
 	}
 	combined := func(r calRow, a float64) float64 {
@@ -365,26 +410,64 @@ func (h *Hybrid) fitOn(series []Series, spec Spec, lps []*LSTMEnsemble) ([]*Hybr
 		}
 		return pt
 	}
-	gate := 1.0
-	if !o.NoGate {
-		best := math.Inf(1)
-		for _, a := range []float64{1, 0.75, 0.5, 0.25, 0} {
-			var sum float64
-			for _, r := range crows {
-				sum += math.Abs(r.target-combined(r, a)) / r.scale
-			}
-			if sum < best {
-				best, gate = sum, a
+	// The gate: factors in {0, ¼, ½, ¾, 1} on the correction, chosen by
+	// the mean absolute scaled error on the calibration rows (per series,
+	// or pooled).
+	grid := []float64{1, 0.75, 0.5, 0.25, 0}
+	gateSum := make([][]float64, len(series)) // [series][grid index]
+	for i := range gateSum {
+		gateSum[i] = make([]float64, len(grid))
+	}
+	for _, r := range crows {
+		for g, a := range grid {
+			gateSum[r.series][g] += math.Abs(r.target-combined(r, a)) / r.scale
+		}
+	}
+	argmin := func(sums []float64) float64 {
+		best := 0
+		for g := range sums {
+			if sums[g] < sums[best] {
+				best = g
 			}
 		}
-		b.Base *= gate
+		if off := len(grid) - 1; sums[best] >= (1-o.GateMargin)*sums[off] {
+			return grid[off] // not enough better than the LSTM alone
+		}
+		return grid[best]
+	}
+	gates := make([]float64, len(series)) // per-series factor applied in Predict
+	baked := 1.0
+	for i := range gates {
+		gates[i] = 1
+	}
+	switch {
+	case o.NoGate:
+	case o.PooledGate:
+		pooled := make([]float64, len(grid))
+		for _, sums := range gateSum {
+			for g, v := range sums {
+				pooled[g] += v
+			}
+		}
+		baked = argmin(pooled)
+		b.Base *= baked
 		for j := range b.LeafValue {
-			b.LeafValue[j] *= gate
+			b.LeafValue[j] *= baked
+		}
+	default:
+		for i, hs := range states {
+			if hs != nil {
+				gates[i] = argmin(gateSum[i])
+			}
 		}
 	}
 	errs := make([][]float64, K)
 	for _, r := range crows {
-		errs[r.step-1] = append(errs[r.step-1], (r.target-combined(r, gate))/r.scale)
+		a := 1.0
+		if !o.PooledGate { // pooled: already in the trees
+			a = gates[r.series]
+		}
+		errs[r.step-1] = append(errs[r.step-1], (r.target-combined(r, a))/r.scale)
 	}
 	cal, err := CalibrateResiduals(errs, spec.Level)
 	if err != nil {
@@ -395,7 +478,7 @@ func (h *Hybrid) fitOn(series []Series, spec Spec, lps []*LSTMEnsemble) ([]*Hybr
 	out := make([]*HybridPredictor, len(series))
 	for i, s := range series {
 		p := &HybridPredictor{lstm: lps[i], gbm: b, spec: fs, names: names, events: spec.Events,
-			horizon: K, cal: cal, baseCol: fs.baseCol(), nonNeg: !o.AllowNegative, scaleWindow: scaleWindow, gate: gate}
+			horizon: K, cal: cal, baseCol: fs.baseCol(), nonNeg: !o.AllowNegative, scaleWindow: scaleWindow, gate: baked, shrink: 1 - gates[i]}
 		p.cal.RefScale = refScales[i]
 		if hs := states[i]; hs != nil {
 			p.scaler = hs.sc
@@ -421,9 +504,9 @@ func (p *HybridPredictor) LSTM() *LSTMPredictor { return p.lstm.members[0] }
 // of all seeds.
 func (p *HybridPredictor) Temporal() *LSTMEnsemble { return p.lstm }
 
-// Gate returns the factor the GBM correction was multiplied by (see
+// Gate returns the factor the GBM correction is multiplied by (see
 // HybridOptions.NoGate); 1 when not gated.
-func (p *HybridPredictor) Gate() float64 { return p.gate }
+func (p *HybridPredictor) Gate() float64 { return p.gate * (1 - p.shrink) }
 
 // Booster returns the residual trees (nil when the series was too short
 // for them and the predictor serves the LSTM alone).
@@ -472,7 +555,7 @@ func (p *HybridPredictor) Predict(s Series) (Forecast, error) {
 		X := fb.build(z.Len()-1, 1, h)
 		zl := p.scaler.Apply(lf.Point[h-1])
 		row = append(append(row[:0], X.Row(0)...), zl-X.Row(0)[p.baseCol])
-		zf.Point[h-1] = zl + p.gbm.Predict(row)
+		zf.Point[h-1] = zl + (1-p.shrink)*p.gbm.Predict(row)
 	}
 	if p.scaleWindow > 0 {
 		// Calibrated in the raw space (see fit).

@@ -143,3 +143,40 @@ func TestHybridGateShrinksAnOverfittedGBM(t *testing.T) {
 		t.Errorf("gate %v for trees fitted to noise, want < 1", g)
 	}
 }
+
+// Models written before the per-series gate have two blobs; they load with
+// no shrink.
+func TestHybridUnmarshalTwoBlobFrame(t *testing.T) {
+	series := []Series{synthSeries(500, 100, 3)}
+	spec := Spec{Horizon: 12, Level: 0.9, Seed: 1}
+	ens, err := FitLSTMSeeds(series, spec, tinyLSTMOpts(), 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	hps, err := NewHybrid(HybridOptions{GBM: GBMOptions{Rounds: 10}, NoGate: true}).FitGlobalOn(series, spec, ens)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := hps[0]
+	gb, err := p.gbm.MarshalBinary()
+	if err != nil {
+		t.Fatal(err)
+	}
+	lb, err := p.LSTM().MarshalBinary()
+	if err != nil {
+		t.Fatal(err)
+	}
+	old, err := frameModel(hybridModelMagic, forecasterHeader{Scaler: p.scaler, Features: p.spec, Events: p.events,
+		Horizon: p.horizon, Calibration: p.cal, NonNeg: p.nonNeg, ScaleWindow: p.scaleWindow}, gb, lb)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var restored HybridPredictor
+	if err := restored.UnmarshalBinary(old); err != nil {
+		t.Fatal(err)
+	}
+	want, _ := p.Predict(series[0])
+	if got, _ := restored.Predict(series[0]); restored.Gate() != 1 || !slices.Equal(got.Point, want.Point) {
+		t.Errorf("two-blob frame: gate %v, forecast %v, want %v", restored.Gate(), got.Point, want.Point)
+	}
+}

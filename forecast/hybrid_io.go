@@ -2,7 +2,9 @@ package forecast
 
 import (
 	"bytes"
+	"encoding/binary"
 	"fmt"
+	"math"
 )
 
 // MarshalBinary encodes the fitted model, its LSTM included (implements
@@ -24,16 +26,28 @@ func (p *HybridPredictor) MarshalBinary() ([]byte, error) {
 		}
 		lb = append(lb, b...)
 	}
+	// The per-series gate travels in a third blob (8 bytes, the shrink
+	// as float64 bits); models written before it have two.
+	sb := binary.LittleEndian.AppendUint64(nil, math.Float64bits(p.shrink))
 	return frameModel(hybridModelMagic, forecasterHeader{Scaler: p.scaler, Features: p.spec, Events: p.events,
-		Horizon: p.horizon, Calibration: p.cal, NonNeg: p.nonNeg, ScaleWindow: p.scaleWindow}, gb, lb)
+		Horizon: p.horizon, Calibration: p.cal, NonNeg: p.nonNeg, ScaleWindow: p.scaleWindow}, gb, lb, sb)
 }
 
 // UnmarshalBinary decodes a model written by MarshalBinary; corrupt input
 // yields an error wrapping ErrCorruptModel and leaves p unchanged.
 func (p *HybridPredictor) UnmarshalBinary(data []byte) error {
 	var h forecasterHeader
-	blobs, err := unframeModel(data, hybridModelMagic, &h, 2)
-	if err != nil {
+	shrink := 0.0
+	blobs, err := unframeModel(data, hybridModelMagic, &h, 3)
+	if err == nil {
+		if len(blobs[2]) != 8 {
+			return fmt.Errorf("%w: gate of %d bytes", ErrCorruptModel, len(blobs[2]))
+		}
+		shrink = math.Float64frombits(binary.LittleEndian.Uint64(blobs[2]))
+		if !(shrink >= 0 && shrink <= 1) {
+			return fmt.Errorf("%w: gate shrink %v", ErrCorruptModel, shrink)
+		}
+	} else if blobs, err = unframeModel(data, hybridModelMagic, &h, 2); err != nil {
 		return err
 	}
 	var b *Booster
@@ -63,6 +77,6 @@ func (p *HybridPredictor) UnmarshalBinary(data []byte) error {
 	}
 	*p = HybridPredictor{lstm: lp, gbm: b, scaler: h.Scaler, spec: h.Features, names: append(h.Features.Names(), "lstm"),
 		events: h.Events, horizon: h.Horizon, cal: h.Calibration, nonNeg: h.NonNeg, baseCol: h.Features.baseCol(),
-		scaleWindow: h.ScaleWindow, gate: 1}
+		scaleWindow: h.ScaleWindow, gate: 1, shrink: shrink}
 	return nil
 }
