@@ -22,6 +22,16 @@ func (r *Result) WriteTable(w io.Writer) error {
 	}
 	fmt.Fprintf(&b, "forecast: %s at lead %v, %d refits, %d evaluated steps without forecast (%d implausible forecasts rejected); MAE %.3g MASE %.3f sMAPE %.3f coverage %.3f (nominal %.2f)\n",
 		f.Model, f.Lead, f.Refits, f.Missing, f.Unusable, f.MAE, f.MASE, f.SMAPE, f.Coverage, f.Level)
+	if len(r.SmoothTuning) > 0 {
+		fmt.Fprintf(&b, "smoothing chosen on the validation part (best candidate per --smooth span):\n")
+		for _, row := range r.SmoothTuning {
+			mark := " "
+			if row.Smooth == r.Options.Smooth {
+				mark = "*"
+			}
+			fmt.Fprintf(&b, "  %s smooth=%-8v %-36s Δunder %s  Δreplica-h %s\n", mark, row.Smooth, row.Best.Candidate, pct(row.Best.UnderVsReactive), pct(row.Best.HoursVsReactive))
+		}
+	}
 	if t := r.Tuning; t != nil {
 		fmt.Fprintf(&b, "tuning (training part only): candidates trained on %s → %s, validated on %s → %s; rule: %s\n",
 			t.TrainFrom.Format("2006-01-02 15:04"), t.TrainTo.Format("2006-01-02 15:04"),
@@ -133,6 +143,17 @@ func (r *Result) WriteJSON(w io.Writer) error {
 		})
 	}
 	out["policies"] = ps
+	if len(r.SmoothTuning) > 0 {
+		var rows []map[string]any
+		for _, row := range r.SmoothTuning {
+			rows = append(rows, map[string]any{
+				"smooth_seconds": row.Smooth.Seconds(), "lambda": row.Best.Candidate.Lambda, "arms": row.Best.Candidate.Arms,
+				"epoch_seconds": row.Best.Candidate.Epoch.Seconds(), "under_provisioned_vs_reactive": nullable(row.Best.UnderVsReactive),
+				"replica_hours_vs_reactive": nullable(row.Best.HoursVsReactive), "chosen": row.Smooth == r.Options.Smooth,
+			})
+		}
+		out["smoothing"] = rows
+	}
 	if t := r.Tuning; t != nil {
 		type jsonRow struct {
 			Lambda          float64  `json:"lambda"`

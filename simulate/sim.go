@@ -219,8 +219,11 @@ type Result struct {
 	Learned  LearnedResult
 	// Tuning is set when the learned policy's setting was chosen on the
 	// training part (Options.Tune).
-	Tuning   *TuneResult
-	Policies []PolicyResult
+	Tuning *TuneResult
+	// SmoothTuning, set by the caller of SelectSmoothing, is the best
+	// validation row of each smoothing span tried.
+	SmoothTuning []SmoothRow
+	Policies     []PolicyResult
 
 	pol        *policy.Policy
 	load       []float64 // the trace
@@ -322,10 +325,8 @@ func Replay(f *Forecasts, opts Options) (*Result, error) {
 	if err := opts.setDefaults(s.Step); err != nil {
 		return nil, err
 	}
-	o := f.opts
-	if opts.Level != o.Level || opts.Window != o.Window || opts.Refit != o.Refit || opts.Startup != o.Startup ||
-		opts.TrainFraction != o.TrainFraction || opts.Smooth != o.Smooth {
-		return nil, errors.New("simulate: replay options differ from the forecasting options")
+	if err := f.check(opts); err != nil {
+		return nil, err
 	}
 	n, d, evalStart, sh, fres := s.Len(), f.d, f.evalStart, f.sh, f.fres
 	res := &Result{
@@ -385,6 +386,17 @@ func Replay(f *Forecasts, opts Options) (*Result, error) {
 		UncertaintyEdges: pol.Options().UncertaintyEdges,
 	}
 	return res, nil
+}
+
+// check reports whether opts has the forecasting options f was computed
+// with.
+func (f *Forecasts) check(opts Options) error {
+	o := f.opts
+	if opts.Level != o.Level || opts.Window != o.Window || opts.Refit != o.Refit || opts.Startup != o.Startup ||
+		opts.TrainFraction != o.TrainFraction || opts.Smooth != o.Smooth {
+		return errors.New("simulate: replay options differ from the forecasting options")
+	}
+	return nil
 }
 
 func relChange(v, ref float64) float64 {

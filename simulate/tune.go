@@ -9,6 +9,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/shadowcast/shadowcast/forecast"
 	"github.com/shadowcast/shadowcast/policy"
 )
 
@@ -318,4 +319,71 @@ func ParseCandidates(s string) ([]Candidate, error) {
 		}
 	}
 	return out, nil
+}
+
+// Tune runs the tuning of opts.Tune on the training part of f only (see
+// TuneRule); nothing of the evaluation part is simulated.
+func Tune(f *Forecasts, opts Options) (*TuneResult, error) {
+	if len(opts.Tune) == 0 {
+		return nil, errors.New("simulate: no tuning candidates")
+	}
+	if err := opts.setDefaults(f.s.Step); err != nil {
+		return nil, err
+	}
+	if err := f.check(opts); err != nil {
+		return nil, err
+	}
+	e := &env{s: f.s, opts: opts, d: f.d, sh: f.sh, evalStart: f.evalStart}
+	return tune(e, opts, max(steps(opts.Epoch, f.s.Step), 1))
+}
+
+// Best returns the validation row TuneRule prefers (the chosen one).
+func (t *TuneResult) Best() TuneRow {
+	for _, r := range t.Rows {
+		if r.Candidate == t.Chosen {
+			return r
+		}
+	}
+	return TuneRow{}
+}
+
+// SmoothRow is the best tuning candidate of one --smooth value, on the
+// validation part.
+type SmoothRow struct {
+	Smooth time.Duration
+	Best   TuneRow
+}
+
+// SelectSmoothing forecasts s once per smoothing span and tunes the
+// learned policy on each (training part only), and returns the forecasts
+// whose best candidate TuneRule prefers, the options with that Smooth, and
+// every span's best row. The evaluation part is never scored here.
+func SelectSmoothing(s forecast.Series, opts Options, smooths []time.Duration) (*Forecasts, Options, []SmoothRow, error) {
+	if len(smooths) == 0 {
+		return nil, opts, nil, errors.New("simulate: no smoothing spans")
+	}
+	var (
+		best     *Forecasts
+		bestOpts Options
+		bestRow  TuneRow
+		rows     []SmoothRow
+	)
+	for _, sm := range smooths {
+		o := opts
+		o.Smooth = sm
+		f, err := Forecast(s, o)
+		if err != nil {
+			return nil, opts, nil, err
+		}
+		tr, err := Tune(f, o)
+		if err != nil {
+			return nil, opts, nil, err
+		}
+		row := tr.Best()
+		rows = append(rows, SmoothRow{Smooth: sm, Best: row})
+		if best == nil || better(row, bestRow) {
+			best, bestOpts, bestRow = f, o, row
+		}
+	}
+	return best, bestOpts, rows, nil
 }

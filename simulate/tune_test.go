@@ -163,3 +163,37 @@ func TestTrailingMean(t *testing.T) {
 		t.Errorf("(-want +got):\n%s", diff)
 	}
 }
+
+func TestSelectSmoothing(t *testing.T) {
+	opts := Options{Capacity: 10, Startup: 15 * time.Minute, Model: forecast.NewSeasonalNaive(forecast.SeasonalNaiveOptions{}),
+		Epoch: time.Hour, Passes: 1, Tune: []Candidate{{2, ArmsDefault, 0}, {16, ArmsDefault, 0}}}
+	spans := []time.Duration{0, 30 * time.Minute, 2 * time.Hour}
+	run := func(s forecast.Series) ([]SmoothRow, Options) {
+		_, o, rows, err := SelectSmoothing(s, opts, spans)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return rows, o
+	}
+	rows, o := run(tuneTrace())
+	if len(rows) != len(spans) {
+		t.Fatalf("rows %+v", rows)
+	}
+	best := rows[0]
+	for _, r := range rows[1:] {
+		if better(r.Best, best.Best) {
+			best = r
+		}
+	}
+	if o.Smooth != best.Smooth {
+		t.Errorf("chose smoothing %v, the rule prefers %v (%+v)", o.Smooth, best.Smooth, rows)
+	}
+	s := tuneTrace()
+	for i := len(s.Values) / 2; i < len(s.Values); i++ {
+		s.Values[i] = 0
+	}
+	rows2, o2 := run(s)
+	if diff := cmp.Diff(rows, rows2); diff != "" || o2.Smooth != o.Smooth {
+		t.Errorf("smoothing selection depends on the evaluation part (-a +b):\n%s", diff)
+	}
+}

@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -38,6 +39,7 @@ type simulateFlags struct {
 	window        time.Duration
 	refit         time.Duration
 	smooth        time.Duration
+	smoothTune    string
 	headroom      float64
 	train         float64
 	lambda        float64
@@ -76,6 +78,7 @@ func simulateCommand(app *kingpin.Application) command {
 	c.Flag("window", "Sliding training window of the model.").Default("168h").DurationVar(&f.window)
 	c.Flag("refit", "Refit interval of the model (it predicts incrementally every step in between).").Default("1h").DurationVar(&f.refit)
 	c.Flag("smooth", "Forecast the trailing mean of the load over this span instead of the raw load (0: raw); the service model still sees the raw load.").Default("0s").DurationVar(&f.smooth)
+	c.Flag("smooth.tune", "Comma-separated --smooth spans to choose from on the training part only (each is forecast and tuned; the rule of --policy.tune picks one); empty: use --smooth.").StringVar(&f.smoothTune)
 	c.Flag("headroom", "Predictive policy: multiplier on the forecast upper bound.").Default("1").Float64Var(&f.headroom)
 	c.Flag("train", "Leading share of the trace the learned policy trains on; every policy is reported on the rest.").Default("0.5").Float64Var(&f.train)
 	c.Flag("policy.lambda", "Learned policy: weight of SLO violations against cost in the reward.").Default("8").Float64Var(&f.lambda)
@@ -148,8 +151,28 @@ func runSimulate(f simulateFlags, stdout io.Writer) error {
 	if opts.Tune, err = simulate.ParseCandidates(f.tune); err != nil {
 		return err
 	}
-	res, err := simulate.Run(s, opts)
-	if err != nil {
+	var res *simulate.Result
+	if f.smoothTune != "" {
+		var spans []time.Duration
+		for _, x := range strings.Split(f.smoothTune, ",") {
+			d, err := time.ParseDuration(strings.TrimSpace(x))
+			if err != nil || d < 0 {
+				return fmt.Errorf("--smooth.tune: bad span %q", x)
+			}
+			spans = append(spans, d)
+		}
+		if len(opts.Tune) == 0 {
+			return errors.New("--smooth.tune needs --policy.tune")
+		}
+		fc, o, rows, err := simulate.SelectSmoothing(s, opts, spans)
+		if err != nil {
+			return err
+		}
+		if res, err = simulate.Replay(fc, o); err != nil {
+			return err
+		}
+		res.SmoothTuning = rows
+	} else if res, err = simulate.Run(s, opts); err != nil {
 		return err
 	}
 	if f.policyOut != "" {
