@@ -66,6 +66,14 @@ type HybridOptions struct {
 	// chosen (default 0: the smallest error wins). A margin guards
 	// against factors that win on the calibration origins by chance.
 	GateMargin float64
+	// Combine averages the hybrid's forecast with damped Holt-Winters
+	// (NewHoltWinters(HoltWintersOptions{}), fitted per series): the
+	// weight of Holt-Winters, in {0, 0.1, …, 0.5} and pooled over the
+	// series, minimises the mean absolute scaled error on the calibration
+	// origins, where Holt-Winters is fitted on the history before the
+	// first of them and run forward without refitting. The conformal
+	// errors are those of the combination.
+	Combine bool
 	// PooledGate chooses one factor for all series of a global fit (on
 	// their pooled calibration errors) instead of one per series.
 	PooledGate bool
@@ -136,8 +144,10 @@ type HybridPredictor struct {
 	cal     Calibration
 	nonNeg  bool
 	baseCol int
-	gate    float64 // factor baked into the trees of gbm (1: none)
-	shrink  float64 // 1 − the per-series factor applied to the correction in Predict
+	gate    float64      // factor baked into the trees of gbm (1: none)
+	shrink  float64      // 1 − the per-series factor applied to the correction in Predict
+	hw      *hwPredictor // combined with weight hwW (Combine); nil: none
+	hwW     float64
 	// scaleWindow is the raw local-scale window; 0 for models saved
 	// before raw-space calibration (quantiles in the scaled space).
 	scaleWindow int
@@ -375,6 +385,28 @@ func (h *Hybrid) fitOn(series []Series, spec Spec, lps []*LSTMEnsemble) ([]*Hybr
 		sc     *FeatureScaler
 		nonNeg bool
 		series int
+		hw     float64 // Holt-Winters point (Combine), NaN when none
+	}
+	// Holt-Winters from the calibration origins (Combine).
+	hwPts := make([][][]float64, len(series)) // [series][origin−calFrom][step−1]
+	if o.Combine {
+		for i, hs := range states {
+			if hs == nil {
+				continue
+			}
+			hp, err := (holtWinters{}).Fit(hs.s.Slice(0, hs.calFrom), spec)
+			if err != nil {
+				continue // too short: no combination for this series
+			}
+			for or := hs.calFrom; or < hs.s.Len(); or++ {
+				f, err := hp.Predict(hs.s.Slice(0, or))
+				if err != nil {
+					hwPts[i] = nil
+					break
+				}
+				hwPts[i] = append(hwPts[i], f.Point)
+			}
+		}
 	}
 	var crows []calRow
 	for i, hs := range states {
@@ -399,8 +431,12 @@ func (h *Hybrid) fitOn(series []Series, spec Spec, lps []*LSTMEnsemble) ([]*Hybr
 		for j := 0; j < Xc.Rows; j++ {
 			t := origins[j] + steps[j] - 1
 			zl := hs.z.Values[t] - yc[j]
+			hw := math.NaN()
+			if hwPts[i] != nil {
+				hw = hwPts[i][origins[j]-hs.calFrom][steps[j]-1]
+			}
 			crows = append(crows, calRow{step: steps[j], target: hs.s.Values[t], zl: zl, corr: b.Predict(Xc.Row(j)),
-				scale: scaling.EffectiveScale(scales[j]), sc: &hs.sc, nonNeg: nonNeg, series: i})
+				scale: scaling.EffectiveScale(scales[j]), sc: &hs.sc, nonNeg: nonNeg, series: i, hw: hw})
 		}
 	}
 	combined := func(r calRow, a float64) float64 {
@@ -461,13 +497,39 @@ func (h *Hybrid) fitOn(series []Series, spec Spec, lps []*LSTMEnsemble) ([]*Hybr
 			}
 		}
 	}
+	gated := func(r calRow) float64 {
+		if o.PooledGate { // already in the trees
+			return combined(r, 1)
+		}
+		return combined(r, gates[r.series])
+	}
+	// The Holt-Winters weight (Combine), pooled.
+	hwW := 0.0
+	if o.Combine {
+		wgrid := []float64{0, 0.1, 0.2, 0.3, 0.4, 0.5}
+		sums := make([]float64, len(wgrid))
+		for _, r := range crows {
+			if math.IsNaN(r.hw) {
+				continue
+			}
+			g := gated(r)
+			for j, w := range wgrid {
+				sums[j] += math.Abs(r.target-((1-w)*g+w*r.hw)) / r.scale
+			}
+		}
+		for j := range wgrid {
+			if sums[j] < sums[slices.Index(wgrid, hwW)] {
+				hwW = wgrid[j]
+			}
+		}
+	}
 	errs := make([][]float64, K)
 	for _, r := range crows {
-		a := 1.0
-		if !o.PooledGate { // pooled: already in the trees
-			a = gates[r.series]
+		pt := gated(r)
+		if hwW > 0 && !math.IsNaN(r.hw) {
+			pt = (1-hwW)*pt + hwW*r.hw
 		}
-		errs[r.step-1] = append(errs[r.step-1], (r.target-combined(r, a))/r.scale)
+		errs[r.step-1] = append(errs[r.step-1], (r.target-pt)/r.scale)
 	}
 	cal, err := CalibrateResiduals(errs, spec.Level)
 	if err != nil {
@@ -480,6 +542,11 @@ func (h *Hybrid) fitOn(series []Series, spec Spec, lps []*LSTMEnsemble) ([]*Hybr
 		p := &HybridPredictor{lstm: lps[i], gbm: b, spec: fs, names: names, events: spec.Events,
 			horizon: K, cal: cal, baseCol: fs.baseCol(), nonNeg: !o.AllowNegative, scaleWindow: scaleWindow, gate: baked, shrink: 1 - gates[i]}
 		p.cal.RefScale = refScales[i]
+		if hwW > 0 && hwPts[i] != nil {
+			if hp, err := (holtWinters{}).Fit(s, spec); err == nil {
+				p.hw, p.hwW = hp.(*hwPredictor), hwW
+			}
+		}
 		if hs := states[i]; hs != nil {
 			p.scaler = hs.sc
 		} else {
@@ -507,6 +574,15 @@ func (p *HybridPredictor) Temporal() *LSTMEnsemble { return p.lstm }
 // Gate returns the factor the GBM correction is multiplied by (see
 // HybridOptions.NoGate); 1 when not gated.
 func (p *HybridPredictor) Gate() float64 { return p.gate * (1 - p.shrink) }
+
+// HoltWintersWeight returns the weight of Holt-Winters in the forecast
+// (HybridOptions.Combine); 0 when not combined.
+func (p *HybridPredictor) HoltWintersWeight() float64 {
+	if p.hw == nil {
+		return 0
+	}
+	return p.hwW
+}
 
 // Booster returns the residual trees (nil when the series was too short
 // for them and the predictor serves the LSTM alone).
@@ -560,8 +636,17 @@ func (p *HybridPredictor) Predict(s Series) (Forecast, error) {
 	if p.scaleWindow > 0 {
 		// Calibrated in the raw space (see fit).
 		f.Point = make([]float64, p.horizon)
+		var hf Forecast
+		if p.hw != nil {
+			if hf, err = p.hw.Predict(s); err != nil {
+				return Forecast{}, fmt.Errorf("hybrid: %w", err)
+			}
+		}
 		for k, v := range zf.Point {
 			f.Point[k] = p.scaler.Invert(v)
+			if p.hw != nil {
+				f.Point[k] = (1-p.hwW)*f.Point[k] + p.hwW*hf.Point[k]
+			}
 			if p.nonNeg {
 				f.Point[k] = math.Max(f.Point[k], 0)
 			}

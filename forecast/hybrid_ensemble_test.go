@@ -180,3 +180,41 @@ func TestHybridUnmarshalTwoBlobFrame(t *testing.T) {
 		t.Errorf("two-blob frame: gate %v, forecast %v, want %v", restored.Gate(), got.Point, want.Point)
 	}
 }
+
+func TestHybridCombineWithHoltWinters(t *testing.T) {
+	series := []Series{synth(4, 700, 3600e9, 100, 0.01, 30, 6), synth(5, 700, 3600e9, 50, 0, 10, 4)}
+	spec := Spec{Horizon: 12, Level: 0.9, Seed: 1}
+	ens, err := FitLSTMSeeds(series, spec, tinyLSTMOpts(), 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	hps, err := NewHybrid(HybridOptions{GBM: GBMOptions{Rounds: 10}, Combine: true}).FitGlobalOn(series, spec, ens)
+	if err != nil {
+		t.Fatal(err)
+	}
+	w := hps[0].HoltWintersWeight()
+	t.Logf("Holt-Winters weight %v", w)
+	// A barely trained LSTM against a clean sine: Holt-Winters must get weight.
+	if !(w > 0 && w <= 0.5) {
+		t.Errorf("Holt-Winters weight %v, want in (0, 0.5]", w)
+	}
+	f, err := hps[0].Predict(series[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	checkForecast(t, f, 12)
+	blob, err := hps[0].MarshalBinary()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var restored HybridPredictor
+	if err := restored.UnmarshalBinary(blob); err != nil {
+		t.Fatal(err)
+	}
+	if restored.HoltWintersWeight() != w {
+		t.Errorf("restored weight %v, want %v", restored.HoltWintersWeight(), w)
+	}
+	if fr, _ := restored.Predict(series[0]); !slices.Equal(fr.Point, f.Point) || !slices.Equal(fr.Upper, f.Upper) {
+		t.Errorf("restored hybrid forecasts %v, want %v", fr.Point, f.Point)
+	}
+}

@@ -3,6 +3,7 @@ package forecast
 import (
 	"bytes"
 	"encoding/binary"
+	"encoding/json"
 	"fmt"
 	"math"
 )
@@ -29,8 +30,19 @@ func (p *HybridPredictor) MarshalBinary() ([]byte, error) {
 	// The per-series gate travels in a third blob (8 bytes, the shrink
 	// as float64 bits); models written before it have two.
 	sb := binary.LittleEndian.AppendUint64(nil, math.Float64bits(p.shrink))
+	// The Holt-Winters member (Combine) in a fourth: its weight and
+	// parameters as JSON, empty when none. Its state is rebuilt from the
+	// history at the first Predict.
+	var hb []byte
+	if p.hw != nil {
+		var err error
+		if hb, err = json.Marshal(hybridHW{W: p.hwW, Alpha: p.hw.par.alpha, Beta: p.hw.par.beta, Gamma: p.hw.par.gamma,
+			Phi: p.hw.par.phi, Period: p.hw.period, Log: p.hw.log}); err != nil {
+			return nil, err
+		}
+	}
 	return frameModel(hybridModelMagic, forecasterHeader{Scaler: p.scaler, Features: p.spec, Events: p.events,
-		Horizon: p.horizon, Calibration: p.cal, NonNeg: p.nonNeg, ScaleWindow: p.scaleWindow}, gb, lb, sb)
+		Horizon: p.horizon, Calibration: p.cal, NonNeg: p.nonNeg, ScaleWindow: p.scaleWindow}, gb, lb, sb, hb)
 }
 
 // UnmarshalBinary decodes a model written by MarshalBinary; corrupt input
@@ -38,7 +50,23 @@ func (p *HybridPredictor) MarshalBinary() ([]byte, error) {
 func (p *HybridPredictor) UnmarshalBinary(data []byte) error {
 	var h forecasterHeader
 	shrink := 0.0
-	blobs, err := unframeModel(data, hybridModelMagic, &h, 3)
+	var hw *hwPredictor
+	var hwW float64
+	blobs, err := unframeModel(data, hybridModelMagic, &h, 4)
+	if err == nil && len(blobs[3]) > 0 {
+		var x hybridHW
+		if err := json.Unmarshal(blobs[3], &x); err != nil {
+			return fmt.Errorf("%w: holt-winters: %v", ErrCorruptModel, err)
+		}
+		if !(x.W > 0 && x.W < 1) || x.Period < 1 || x.Period > 1<<20 {
+			return fmt.Errorf("%w: holt-winters weight %v period %d", ErrCorruptModel, x.W, x.Period)
+		}
+		hw = newHWPredictor(hwParams{alpha: x.Alpha, beta: x.Beta, gamma: x.Gamma, phi: x.Phi}, x.Period, h.Horizon)
+		hw.log, hwW = x.Log, x.W
+	}
+	if err != nil {
+		blobs, err = unframeModel(data, hybridModelMagic, &h, 3)
+	}
 	if err == nil {
 		if len(blobs[2]) != 8 {
 			return fmt.Errorf("%w: gate of %d bytes", ErrCorruptModel, len(blobs[2]))
@@ -77,6 +105,14 @@ func (p *HybridPredictor) UnmarshalBinary(data []byte) error {
 	}
 	*p = HybridPredictor{lstm: lp, gbm: b, scaler: h.Scaler, spec: h.Features, names: append(h.Features.Names(), "lstm"),
 		events: h.Events, horizon: h.Horizon, cal: h.Calibration, nonNeg: h.NonNeg, baseCol: h.Features.baseCol(),
-		scaleWindow: h.ScaleWindow, gate: 1, shrink: shrink}
+		scaleWindow: h.ScaleWindow, gate: 1, shrink: shrink, hw: hw, hwW: hwW}
 	return nil
+}
+
+// hybridHW is the persisted Holt-Winters member of a hybrid.
+type hybridHW struct {
+	W                       float64
+	Alpha, Beta, Gamma, Phi float64
+	Period                  int
+	Log                     bool
 }

@@ -48,7 +48,7 @@ func TestM4HourlyHybrid(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	t.Logf("gate %.2f", ps[0].(*HybridPredictor).Gate())
+	t.Logf("gate %.2f, holt-winters weight %.1f", ps[0].(*HybridPredictor).Gate(), ps[0].(*HybridPredictor).HoltWintersWeight())
 	logM4(t, "hybrid (global)", train, test, fcs, fit)
 	logM4(t, "its LSTM alone (trained without the residual window)", train, test, lstm, fit)
 }
@@ -162,7 +162,7 @@ func TestM4HourlyHybridStages(t *testing.T) {
 			t.Fatal(err)
 		}
 		fit := time.Since(start)
-		logM4(t, fmt.Sprintf("hybrid %s gate %.2f", js, hps[0].Gate()), train, test, predictAll(func(i int) (Forecast, error) { return hps[i].Predict(series[i]) }), fit)
+		logM4(t, fmt.Sprintf("hybrid %s gate %.2f holt-winters weight %.1f", js, hps[0].Gate(), hps[0].HoltWintersWeight()), train, test, predictAll(func(i int) (Forecast, error) { return hps[i].Predict(series[i]) }), fit)
 	}
 }
 
