@@ -101,3 +101,22 @@ func TestStackDeterministicAndErrors(t *testing.T) {
 		t.Errorf("MinHistory %d, want %d", got, want)
 	}
 }
+
+// BenchmarkStackPredict measures one forecast of all 48 steps of the
+// backtest's stack (Holt-Winters + GBM) on 30 days of hourly data, the
+// history growing by one sample per call as in serving.
+func BenchmarkStackPredict(b *testing.B) {
+	s := stackSeries(24*31, 1<<30, 5)
+	m := NewStack(StackOptions{Members: []Model{NewHoltWinters(HoltWintersOptions{}), NewGBM(GBMForecastOptions{})}})
+	n := 24 * 30
+	p, err := m.Fit(s.Slice(0, n), Spec{Horizon: 48, Level: 0.9, Seed: 1})
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.ResetTimer()
+	for i := range b.N {
+		if _, err := p.Predict(s.Slice(i%24, n+i%24)); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
