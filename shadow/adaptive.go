@@ -10,11 +10,13 @@ import (
 	"math"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"sync"
 	"time"
 
 	"github.com/shadowcast/shadowcast/collector"
+	"github.com/shadowcast/shadowcast/feedback"
 	"github.com/shadowcast/shadowcast/forecast"
 )
 
@@ -153,6 +155,44 @@ func (a *adaptiveBounds) observe(key string, samples []collector.Sample) {
 			}
 		}
 		in.Pending[i] = append(q[:0], q[j:]...)
+	}
+}
+
+// warmFrom wraps the forecaster of a backfill (feedback.Backfill scores a
+// new instance's model on its past history) so that the same past
+// forecasts also warm the instance's calibrator: each call first feeds the
+// samples of the history that are newer than the previous call's, then
+// records the raw forecast. The forecast returned is the raw one. Calls
+// must come in time order, as Backfill makes them.
+func (a *adaptiveBounds) warmFrom(key string, ff feedback.ForecastFunc) feedback.ForecastFunc {
+	if a == nil {
+		return ff
+	}
+	var seen time.Time
+	return func(h forecast.Series) (forecast.Forecast, error) {
+		var fresh []collector.Sample
+		for i := h.Len() - 1; i >= 0; i-- {
+			t := h.TimeAt(i)
+			if !seen.IsZero() && !t.After(seen) {
+				break
+			}
+			if v := h.Values[i]; !math.IsNaN(v) {
+				fresh = append(fresh, collector.Sample{T: t.UnixMilli(), V: v})
+			}
+		}
+		slices.Reverse(fresh)
+		if h.Len() > 0 {
+			seen = h.End()
+		}
+		a.observe(key, fresh)
+		f, err := ff(h)
+		if err != nil {
+			return f, err
+		}
+		c := f
+		c.Lower, c.Upper = slices.Clone(f.Lower), slices.Clone(f.Upper)
+		a.apply(key, &c)
+		return f, nil
 	}
 }
 

@@ -124,3 +124,55 @@ func TestAdaptiveBoundsPersist(t *testing.T) {
 		t.Error("truncated snapshot half-applied")
 	}
 }
+
+// A backfill's past forecasts warm the calibrator: each is scored with the
+// actuals of the history, never with samples the history does not hold yet.
+func TestAdaptiveWarmFrom(t *testing.T) {
+	a := testAdaptiveBounds()
+	rng := rand.New(rand.NewPCG(8, 8))
+	start := time.Date(2024, 1, 1, 0, 0, 0, 0, time.UTC)
+	s := forecast.Series{Start: start, Step: 5 * time.Minute, Values: make([]float64, 600)}
+	for i := range s.Values {
+		s.Values[i] = 50 + 3*rng.NormFloat64()
+	}
+	ff := a.warmFrom("api", func(h forecast.Series) (forecast.Forecast, error) {
+		f := forecast.Forecast{Origin: h.End(), Step: h.Step, Point: make([]float64, 6), Lower: make([]float64, 6), Upper: make([]float64, 6)}
+		for k := range 6 {
+			f.Point[k], f.Lower[k], f.Upper[k] = 50, 49, 51
+		}
+		return f, nil
+	})
+	const upTo = 500
+	for o := 100; o <= upTo; o += 2 { // stride 2, as Backfill may use
+		f, err := ff(s.Slice(0, o))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if f.Upper[0] != 51 {
+			t.Fatalf("warmFrom changed the forecast it returns: upper %v", f.Upper[0])
+		}
+	}
+	st5, _ := a.state("api", 5*time.Minute)
+	st30, _ := a.state("api", 30*time.Minute)
+	// 201 calls (history lengths 100, 102, …, 500): every 1-step forecast
+	// but the last one's has its target in the next call's history.
+	if want := uint64((upTo-100)/2 + 1 - 1); st5.Seen != want {
+		t.Errorf("5m scores %d, want %d", st5.Seen, want)
+	}
+	if st30.Seen == 0 || st30.Seen >= st5.Seen {
+		t.Errorf("30m scores %d (5m %d)", st30.Seen, st5.Seen)
+	}
+	// Warmed up, the served bounds cover ~90 % from the first live forecast.
+	inside := 0
+	for o := upTo; o < 590; o++ {
+		a.observe("api", []collector.Sample{{T: s.TimeAt(o - 1).UnixMilli(), V: s.Values[o-1]}})
+		f := forecast.Forecast{Origin: s.TimeAt(o - 1), Step: s.Step, Point: []float64{50}, Lower: []float64{49}, Upper: []float64{51}}
+		a.apply("api", &f)
+		if y := s.Values[o]; y >= f.Lower[0] && y <= f.Upper[0] {
+			inside++
+		}
+	}
+	if cov := float64(inside) / 90; cov < 0.8 {
+		t.Errorf("coverage %.2f of the first 90 live forecasts after warming (raw bounds ±1 cover ~26 %%)", cov)
+	}
+}
