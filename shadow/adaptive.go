@@ -3,6 +3,7 @@ package shadow
 import (
 	"bufio"
 	"bytes"
+	"cmp"
 	"encoding/gob"
 	"errors"
 	"fmt"
@@ -115,13 +116,17 @@ func (a *adaptiveBounds) apply(key string, fc *forecast.Forecast) {
 		}
 		p := adaptivePending{Target: fc.Origin.Add(h).UnixMilli(), Point: fc.Point[k-1], Lower: fc.Lower[k-1], Upper: fc.Upper[k-1]}
 		q := in.Pending[i]
-		if n := len(q); n > 0 && q[n-1].Target >= p.Target {
-			continue // already recorded for this target (same origin)
+		// Keep the queue sorted by target: a backfill may record older
+		// forecasts after a live one. One forecast per target.
+		j, found := slices.BinarySearchFunc(q, p.Target, func(x adaptivePending, t int64) int { return cmp.Compare(x.Target, t) })
+		if found {
+			continue
 		}
-		if len(q) >= adaptiveMaxPending {
-			q = append(q[:0], q[1:]...)
+		q = slices.Insert(q, j, p)
+		if len(q) > adaptiveMaxPending {
+			q = slices.Delete(q, 0, len(q)-adaptiveMaxPending)
 		}
-		in.Pending[i] = append(q, p)
+		in.Pending[i] = q
 	}
 	for k := 1; k <= min(fc.Horizon(), len(fc.Lower), len(fc.Upper)); k++ {
 		fc.Lower[k-1], fc.Upper[k-1] = in.Cal.Interval(a.slot(k)+1, fc.Point[k-1], fc.Lower[k-1], fc.Upper[k-1])
