@@ -63,7 +63,9 @@ func backtestMethods() []backtest.Method {
 		{Name: "lstm", New: func() forecast.Model { return lstmGlobal{forecast.NewLSTM(forecast.LSTMOptions{})} }},
 		{Name: "gbm", New: func() forecast.Model { return forecast.NewGBM(forecast.GBMForecastOptions{}) }},
 		{Name: "hybrid", New: func() forecast.Model { return forecast.NewHybrid(forecast.HybridOptions{}) }},
-		{Name: forecast.NameStack, New: func() forecast.Model { return forecast.NewStack(forecast.StackOptions{Members: []forecast.Model{forecast.NewHoltWinters(forecast.HoltWintersOptions{}), forecast.NewGBM(forecast.GBMForecastOptions{})}}) }},
+		{Name: forecast.NameStack, New: func() forecast.Model {
+			return forecast.NewStack(forecast.StackOptions{Members: []forecast.Model{forecast.NewHoltWinters(forecast.HoltWintersOptions{}), forecast.NewGBM(forecast.GBMForecastOptions{})}})
+		}},
 	}
 }
 
