@@ -222,7 +222,7 @@ func (e *Engine) build(shadows []ShadowOptions) (map[string]*shadowState, []stri
 		if err != nil {
 			return nil, nil, fmt.Errorf("shadow %q: %w", so.Name, err)
 		}
-		states[so.Name] = &shadowState{opts: so, instances: map[string]*instance{}, tracker: tr, logger: e.logger.With("shadow", so.Name)}
+		states[so.Name] = &shadowState{opts: so, instances: map[string]*instance{}, tracker: tr, adaptive: newAdaptiveBounds(so), logger: e.logger.With("shadow", so.Name)}
 		names = append(names, so.Name)
 	}
 	sort.Strings(names)

@@ -48,6 +48,7 @@ func (e *Engine) statePath(shadow string) string {
 // loadTracker restores a shadow's scores from its snapshot, if any. A
 // corrupt or incompatible snapshot is reported and scoring starts afresh.
 func (e *Engine) loadTracker(s *shadowState) {
+	e.loadAdaptive(s, s.adaptive)
 	path := e.statePath(s.opts.Name)
 	if path == "" {
 		return
@@ -75,6 +76,9 @@ func (e *Engine) saveTracker(s *shadowState) error {
 	if path == "" {
 		return nil
 	}
+	if err := e.saveAdaptive(s, s.adaptive); err != nil {
+		return err
+	}
 	var b bytes.Buffer
 	if _, err := s.tracker.WriteTo(&b); err != nil {
 		return err
@@ -88,11 +92,14 @@ func (s *shadowState) observe(inst *instance, samples []collector.Sample) {
 	inst.mu.Lock()
 	from := inst.liveFrom
 	inst.mu.Unlock()
+	var live []collector.Sample
 	for _, smp := range samples {
 		if smp.T > from {
 			s.tracker.Observe(inst.key, time.UnixMilli(smp.T), smp.V)
+			live = append(live, smp)
 		}
 	}
+	s.adaptive.observe(inst.key, live)
 }
 
 // record keeps the published forecast for scoring when its targets arrive.
@@ -157,7 +164,7 @@ func (e *Engine) backfillScores(s *shadowState, inst *instance, m forecast.Model
 	stride := max(1, (hist.Len()-warmup)/maxBackfillOrigins)
 	refit := max(stride, int(s.opts.RetrainInterval/s.opts.Step))
 	res, err := feedback.Backfill(s.tracker, inst.key, hist,
-		feedback.RollingForecaster(m, feedback.RollingOptions{Spec: spec, Window: hist.Len(), RefitEvery: refit}),
+		s.adaptive.warmFrom(inst.key, feedback.RollingForecaster(m, feedback.RollingOptions{Spec: spec, Window: hist.Len(), RefitEvery: refit})),
 		feedback.BackfillOptions{Horizons: s.opts.Horizons, Warmup: warmup, Stride: stride})
 	if err != nil {
 		s.logger.Warn("Scoring the model on past history failed", "instance", inst.key, "err", err)

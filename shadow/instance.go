@@ -30,6 +30,7 @@ type shadowState struct {
 	dropped   int       // instances refused by MaxInstances
 	cancel    func()    // stops the shadow's loop; nil until started
 	tracker   *feedback.Tracker
+	adaptive  *adaptiveBounds // online recalibration of the served bounds
 }
 
 func (s *shadowState) setError(err error) {
@@ -356,6 +357,7 @@ func (e *Engine) forecastInstance(s *shadowState, inst *instance) {
 	if fc.Model != "" {
 		model = fc.Model // e.g. the candidate an auto model selected
 	}
+	s.adaptive.apply(inst.key, &fc)
 	e.publishForecast(s, inst, gen, &published{
 		fc:         fc,
 		horizons:   so.Horizons,
