@@ -33,10 +33,11 @@ const (
 	ModelLSTM          = "lstm"
 	ModelGBM           = "gbm"
 	ModelHybrid        = "hybrid"
+	ModelStack         = "stack"
 )
 
 var (
-	validModels = []string{ModelAuto, ModelSeasonalNaive, ModelHoltWinters, ModelLSTM, ModelGBM, ModelHybrid}
+	validModels = []string{ModelAuto, ModelSeasonalNaive, ModelHoltWinters, ModelLSTM, ModelGBM, ModelHybrid, ModelStack}
 	nameRE      = regexp.MustCompile(`^[a-zA-Z_][a-zA-Z0-9_]*$`)
 )
 

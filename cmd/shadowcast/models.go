@@ -22,9 +22,11 @@ const minImprovement = 0.05
 //
 //   - auto: the better of seasonal naive and damped Holt-Winters, per
 //     instance, by rolling-origin backtest on the instance's own history.
-//   - hybrid, lstm, gbm: the same selection with that model as the last
-//     candidate, so it serves an instance only when it beats the baselines
-//     there (model_info names the winner).
+//   - hybrid, lstm, gbm, stack: the same selection with that model as the
+//     last candidate, so it serves an instance only when it beats the
+//     baselines there (model_info names the winner). stack combines
+//     Holt-Winters and the GBM with per-horizon weights that follow their
+//     recent out-of-sample errors.
 //   - seasonal_naive, holt_winters: that model.
 func (m models) New(name string, step time.Duration) (forecast.Model, error) {
 	switch name {
@@ -40,6 +42,11 @@ func (m models) New(name string, step time.Duration) (forecast.Model, error) {
 		return m.gated(forecast.NewGBM(forecast.GBMForecastOptions{})), nil
 	case config.ModelHybrid:
 		return m.gated(forecast.NewHybrid(forecast.HybridOptions{})), nil
+	case config.ModelStack:
+		return m.gated(forecast.NewStack(forecast.StackOptions{Members: []forecast.Model{
+			forecast.NewHoltWinters(forecast.HoltWintersOptions{}),
+			forecast.NewGBM(forecast.GBMForecastOptions{}),
+		}})), nil
 	}
 	return nil, fmt.Errorf("model %q is not available", name)
 }

@@ -41,15 +41,16 @@ func (b *sourceBuilder) shadowOptions(cfg *config.Config) ([]shadow.ShadowOption
 			hs[i] = time.Duration(h)
 		}
 		out = append(out, shadow.ShadowOptions{
-			Name:            s.Name,
-			Source:          src,
-			Persist:         s.Source.File == nil,
-			Step:            time.Duration(s.Step),
-			History:         time.Duration(s.History),
-			Horizons:        hs,
-			Confidence:      s.Confidence,
-			Model:           s.Model,
-			RetrainInterval: time.Duration(s.RetrainInterval),
+			Name:             s.Name,
+			Source:           src,
+			Persist:          s.Source.File == nil,
+			Step:             time.Duration(s.Step),
+			History:          time.Duration(s.History),
+			Horizons:         hs,
+			Confidence:       s.Confidence,
+			Model:            s.Model,
+			RetrainInterval:  time.Duration(s.RetrainInterval),
+			FullRetrainEvery: s.FullRetrainEvery,
 			Clean: collector.CleanOptions{
 				MaxGap:      time.Duration(s.Cleaning.MaxGap),
 				OutlierMADs: s.Cleaning.OutlierMADs,
