@@ -198,6 +198,8 @@ func (f *serveFlags) run() int {
 		logger.Error("Building the scaling path failed", "err", err)
 		return 1
 	}
+	// Learned policies with SLOs score their epochs on the KPIs.
+	scaling.SetKPIs(kpis)
 
 	var reloadMu sync.Mutex
 	reload := func() error {
