@@ -178,7 +178,7 @@ func newPolicyMetrics(reg prometheus.Registerer) *policyMetrics {
 	return &policyMetrics{
 		decisions: f.NewCounterVec(prometheus.CounterOpts{
 			Name: "shadowcast_policy_decisions_total",
-			Help: "Decisions of the learned allocation policy (dry-run: never applied), by resource and arm (headroom and scale-down delay).",
+			Help: "Decisions of the learned allocation policy, by resource and arm (headroom and scale-down delay); applied only when the policy is active and acting.",
 		}, []string{"resource", "arm"}),
 		epochs: f.NewGaugeVec(prometheus.GaugeOpts{
 			Name: "shadowcast_policy_epochs_learned",
