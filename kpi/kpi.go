@@ -166,6 +166,17 @@ func New(opts Options, reg prometheus.Registerer, logger *slog.Logger) (*Collect
 // keep their values and schedule; new or changed ones are evaluated at the
 // next run. On error nothing changes.
 func (c *Collector) Reload(defs []Definition) error {
+	commit, err := c.Prepare(defs)
+	if err != nil {
+		return err
+	}
+	commit()
+	return nil
+}
+
+// Prepare validates defs and returns the function that applies them (see
+// Reload), which cannot fail; nothing changes until it is called.
+func (c *Collector) Prepare(defs []Definition) (commit func(), err error) {
 	var errs []error
 	seen := map[string]bool{}
 	norm := make([]Definition, len(defs))
@@ -192,8 +203,12 @@ func (c *Collector) Reload(defs []Definition) error {
 		norm[i] = d
 	}
 	if err := errors.Join(errs...); err != nil {
-		return err
+		return nil, err
 	}
+	return func() { c.apply(norm) }, nil
+}
+
+func (c *Collector) apply(norm []Definition) {
 	c.mu.Lock()
 	kpis := make(map[string]*state, len(norm))
 	order := make([]string, 0, len(norm))
@@ -211,7 +226,6 @@ func (c *Collector) Reload(defs []Definition) error {
 	case c.reload <- struct{}{}:
 	default:
 	}
-	return nil
 }
 
 // Run evaluates every KPI at its interval until ctx is done.

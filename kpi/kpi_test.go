@@ -233,6 +233,20 @@ func TestReload(t *testing.T) {
 	if len(c.Names()) != 3 {
 		t.Errorf("a failed reload changed the KPIs: %v", c.Names())
 	}
+
+	// A prepared reload changes nothing until committed (the service
+	// commits only when every component accepted the new file).
+	commit, err := c.Prepare([]Definition{{Name: "only", Query: qCost}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(c.Names()) != 3 {
+		t.Errorf("Prepare changed the KPIs: %v", c.Names())
+	}
+	commit()
+	if diff := cmp.Diff([]string{"only"}, c.Names()); diff != "" {
+		t.Errorf("names after commit (-want +got):\n%s", diff)
+	}
 }
 
 func TestRun(t *testing.T) {

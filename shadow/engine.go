@@ -234,10 +234,26 @@ func (e *Engine) build(shadows []ShadowOptions) (map[string]*shadowState, []stri
 // new shadows start afresh (reloading stored history); removed shadows
 // stop. Invalid options change nothing.
 func (e *Engine) Update(shadows []ShadowOptions) error {
-	states, names, err := e.build(shadows)
+	commit, err := e.Prepare(shadows)
 	if err != nil {
 		return err
 	}
+	commit()
+	return nil
+}
+
+// Prepare validates shadows and builds their state, and returns the
+// function that swaps them in (see Update), which cannot fail; nothing
+// changes until it is called.
+func (e *Engine) Prepare(shadows []ShadowOptions) (commit func(), err error) {
+	states, names, err := e.build(shadows)
+	if err != nil {
+		return nil, err
+	}
+	return func() { e.swap(states, names) }, nil
+}
+
+func (e *Engine) swap(states map[string]*shadowState, names []string) {
 	e.mu.Lock()
 	old := e.shadows
 	for name, st := range states {
@@ -262,7 +278,6 @@ func (e *Engine) Update(shadows []ShadowOptions) error {
 			}
 		}
 	}
-	return nil
 }
 
 // get returns the state of a shadow, or nil.

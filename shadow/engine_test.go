@@ -472,9 +472,14 @@ func TestEngineUpdateKeepsUnchangedShadows(t *testing.T) {
 	so.Fingerprint = "v2"
 	so2 := so
 	so2.Name = "other"
-	if err := e.Update([]ShadowOptions{so, so2}); err != nil {
+	commit, err := e.Prepare([]ShadowOptions{so, so2})
+	if err != nil {
 		t.Fatal(err)
 	}
+	if e.get("requests") != keep || len(e.Names()) != 1 {
+		t.Errorf("Prepare changed the engine before the commit: %v", e.Names())
+	}
+	commit()
 	if e.get("requests") == keep || len(e.Names()) != 2 {
 		t.Errorf("changed shadow kept or new shadow missing: %v", e.Names())
 	}

@@ -193,8 +193,21 @@ func New(opts Options, reg prometheus.Registerer, logger *slog.Logger) (*Engine,
 // sample interval are fixed at New. State of resources kept across the swap (history,
 // cooldown) survives; metrics of removed resources are deleted.
 func (e *Engine) Update(opts Options) error {
+	commit, err := e.Prepare(opts)
+	if err != nil {
+		return err
+	}
+	commit()
+	return nil
+}
+
+// Prepare validates opts and returns the function that swaps them in,
+// which cannot fail; nothing changes until it is called. A configuration
+// reload prepares every component first and commits only when all of them
+// accepted their part.
+func (e *Engine) Prepare(opts Options) (commit func(), err error) {
 	if opts.Reader == nil {
-		return errors.New("webhook: a ShadowReader is required")
+		return nil, errors.New("webhook: a ShadowReader is required")
 	}
 	s := &settings{
 		resources:     map[string]*Resource{},
@@ -227,17 +240,17 @@ func (e *Engine) Update(opts Options) error {
 		r := opts.Resources[i]
 		switch {
 		case r.Name == "":
-			return errors.New("webhook: resource without name")
+			return nil, errors.New("webhook: resource without name")
 		case s.resources[r.Name] != nil:
-			return fmt.Errorf("webhook: duplicate resource %q", r.Name)
+			return nil, fmt.Errorf("webhook: duplicate resource %q", r.Name)
 		case len(r.Pools) == 0:
-			return fmt.Errorf("webhook: resource %q has no pool", r.Name)
+			return nil, fmt.Errorf("webhook: resource %q has no pool", r.Name)
 		case r.Mode != ModeDryRun && r.Mode != ModeEnforce:
-			return fmt.Errorf("webhook: resource %q: unknown mode %q", r.Name, r.Mode)
+			return nil, fmt.Errorf("webhook: resource %q: unknown mode %q", r.Name, r.Mode)
 		}
 		for _, p := range r.Pools {
 			if p.Actuator == nil || p.CapacityPerUnit <= 0 || p.Max < p.Min || p.Min < 0 {
-				return fmt.Errorf("webhook: resource %q: pool %q needs an actuator, positive capacity and 0 <= min <= max", r.Name, p.Name)
+				return nil, fmt.Errorf("webhook: resource %q: pool %q needs an actuator, positive capacity and 0 <= min <= max", r.Name, p.Name)
 			}
 		}
 		s.resources[r.Name] = &r
@@ -245,25 +258,26 @@ func (e *Engine) Update(opts Options) error {
 	}
 	for name, po := range opts.Policies {
 		if s.resources[name] == nil {
-			return fmt.Errorf("webhook: policy for unknown resource %q", name)
+			return nil, fmt.Errorf("webhook: policy for unknown resource %q", name)
 		}
 		if err := po.validate(name, e.sampleInt); err != nil {
-			return err
+			return nil, err
 		}
 		if po.SaveInterval <= 0 {
 			po.SaveInterval = 5 * time.Minute
 		}
 		s.policies[name] = po
 	}
-	old := e.set.Swap(s)
-	if old != nil {
-		for name := range old.resources {
-			if s.resources[name] == nil {
-				e.metrics.forget(name)
+	return func() {
+		old := e.set.Swap(s)
+		if old != nil {
+			for name := range old.resources {
+				if s.resources[name] == nil {
+					e.metrics.forget(name)
+				}
 			}
 		}
-	}
-	return nil
+	}, nil
 }
 
 // Enqueue asks for an evaluation of the named resource. A resource already

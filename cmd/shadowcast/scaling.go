@@ -91,17 +91,34 @@ func (s *scaling) Run(ctx context.Context) { s.engine.Run(ctx) }
 // on error the old ones stay. webhook.queue_size, webhook.workers and
 // webhook.sample_interval are not reloadable.
 func (s *scaling) Reload(cfg *config.Config) error {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	opts, kube, err := s.options(cfg)
+	commit, err := s.Prepare(cfg)
 	if err != nil {
 		return err
 	}
-	if err := s.engine.Update(opts); err != nil {
-		return err
-	}
-	s.kube, s.kubeconfig = kube, cfg.Webhook.Kubeconfig
+	commit()
 	return nil
+}
+
+// Prepare builds the scaling path of cfg (actuators, clients, validated
+// engine options) without touching the running one, and returns the
+// function that swaps it in, which cannot fail.
+func (s *scaling) Prepare(cfg *config.Config) (commit func(), err error) {
+	s.mu.Lock()
+	opts, kube, err := s.options(cfg)
+	s.mu.Unlock()
+	if err != nil {
+		return nil, err
+	}
+	apply, err := s.engine.Prepare(opts)
+	if err != nil {
+		return nil, err
+	}
+	return func() {
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		apply()
+		s.kube, s.kubeconfig = kube, cfg.Webhook.Kubeconfig
+	}, nil
 }
 
 // options translates cfg into engine options, building every actuator.

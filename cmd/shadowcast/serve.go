@@ -312,15 +312,23 @@ func (f *serveFlags) reload(engine *shadow.Engine, sources *sourceBuilder, scali
 	if err != nil {
 		return err
 	}
-	if err := scaling.Reload(cfg); err != nil {
+	// Every component validates and builds its part first; only when all
+	// of them accepted it does anything change.
+	applyScaling, err := scaling.Prepare(cfg)
+	if err != nil {
 		return err
 	}
-	if err := kpis.Reload(kpiDefinitions(cfg.KPIs)); err != nil {
+	applyKPIs, err := kpis.Prepare(kpiDefinitions(cfg.KPIs))
+	if err != nil {
 		return err
 	}
-	if err := engine.Update(shadows); err != nil {
+	applyShadows, err := engine.Prepare(shadows)
+	if err != nil {
 		return err
 	}
+	applyScaling()
+	applyKPIs()
+	applyShadows()
 	applyEvents()
 	th.set(cfg)
 	return nil
