@@ -23,8 +23,9 @@ import (
 
 // Bounds of the online calibration state.
 const (
-	adaptiveMaxPending = 4096  // raw forecasts waiting per instance and horizon
+	adaptiveMaxPending = 4096  // raw forecasts waiting per instance, model and horizon
 	adaptiveMaxKeys    = 10000 // instances per shadow
+	adaptiveMaxModels  = 4     // calibrated models per instance (least recently used go)
 )
 
 // adaptiveBounds recalibrates the bounds a shadow serves online, per
@@ -33,7 +34,12 @@ const (
 // raw forecast and replaces its bounds; observe scores the recorded raw
 // forecasts when their actuals arrive. Forecast steps between published
 // horizons use the calibrator of the next published horizon (the last one
-// beyond). It is safe for concurrent use.
+// beyond). Scores are kept per model: errors measured in one model's
+// half-widths say nothing about another's (the cold start's wide bounds
+// would shrink Holt-Winters' far below their nominal coverage), so each
+// model serving an instance (cold start, baseline, learned model,
+// fallback) has its own calibrator, fed only with its own forecasts; a
+// retrained model of the same name keeps it. It is safe for concurrent use.
 type adaptiveBounds struct {
 	step     time.Duration
 	horizons []time.Duration
@@ -45,8 +51,39 @@ type adaptiveBounds struct {
 
 type adaptiveInstance struct {
 	Updated int64 // unix nanoseconds of the last apply or observe
+	Models  map[string]*adaptiveModel
+}
+
+// adaptiveModel is the calibration of one model's forecasts.
+type adaptiveModel struct {
+	Used    int64 // unix nanoseconds of the last apply
 	Cal     *forecast.AdaptiveCalibrator
 	Pending [][]adaptivePending // per horizon, sorted by Target
+}
+
+// model returns the calibration of the named model, creating it (and
+// evicting the least recently used beyond adaptiveMaxModels).
+func (a *adaptiveBounds) model(in *adaptiveInstance, name string, now int64) *adaptiveModel {
+	m := in.Models[name]
+	if m == nil {
+		if len(in.Models) >= adaptiveMaxModels {
+			var oldest string
+			first := true
+			for k, v := range in.Models {
+				if first || v.Used < in.Models[oldest].Used {
+					oldest, first = k, false
+				}
+			}
+			delete(in.Models, oldest)
+		}
+		m = &adaptiveModel{
+			Cal:     forecast.NewAdaptiveCalibrator(len(a.horizons), a.opts),
+			Pending: make([][]adaptivePending, len(a.horizons)),
+		}
+		in.Models[name] = m
+	}
+	m.Used = max(m.Used, now)
+	return m
 }
 
 // adaptivePending is a raw forecast waiting for its actual.
@@ -89,10 +126,7 @@ func (a *adaptiveBounds) instance(key string, now int64) *adaptiveInstance {
 			}
 			delete(a.keys, oldest)
 		}
-		in = &adaptiveInstance{
-			Cal:     forecast.NewAdaptiveCalibrator(len(a.horizons), a.opts),
-			Pending: make([][]adaptivePending, len(a.horizons)),
-		}
+		in = &adaptiveInstance{Models: map[string]*adaptiveModel{}}
 		a.keys[key] = in
 	}
 	in.Updated = max(in.Updated, now)
@@ -109,13 +143,14 @@ func (a *adaptiveBounds) apply(key string, fc *forecast.Forecast) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	in := a.instance(key, fc.Origin.UnixNano())
+	m := a.model(in, fc.Model, fc.Origin.UnixNano())
 	for i, h := range a.horizons {
 		k := int(h / a.step)
 		if k < 1 || k > fc.Horizon() || k > len(fc.Lower) || k > len(fc.Upper) {
 			continue
 		}
 		p := adaptivePending{Target: fc.Origin.Add(h).UnixMilli(), Point: fc.Point[k-1], Lower: fc.Lower[k-1], Upper: fc.Upper[k-1]}
-		q := in.Pending[i]
+		q := m.Pending[i]
 		// Keep the queue sorted by target: a backfill may record older
 		// forecasts after a live one. One forecast per target.
 		j, found := slices.BinarySearchFunc(q, p.Target, func(x adaptivePending, t int64) int { return cmp.Compare(x.Target, t) })
@@ -126,10 +161,10 @@ func (a *adaptiveBounds) apply(key string, fc *forecast.Forecast) {
 		if len(q) > adaptiveMaxPending {
 			q = slices.Delete(q, 0, len(q)-adaptiveMaxPending)
 		}
-		in.Pending[i] = q
+		m.Pending[i] = q
 	}
 	for k := 1; k <= min(fc.Horizon(), len(fc.Lower), len(fc.Upper)); k++ {
-		fc.Lower[k-1], fc.Upper[k-1] = in.Cal.Interval(a.slot(k)+1, fc.Point[k-1], fc.Lower[k-1], fc.Upper[k-1])
+		fc.Lower[k-1], fc.Upper[k-1] = m.Cal.Interval(a.slot(k)+1, fc.Point[k-1], fc.Lower[k-1], fc.Upper[k-1])
 	}
 }
 
@@ -148,18 +183,20 @@ func (a *adaptiveBounds) observe(key string, samples []collector.Sample) {
 		return
 	}
 	in.Updated = max(in.Updated, time.UnixMilli(samples[len(samples)-1].T).UnixNano())
-	for i, q := range in.Pending {
-		j := 0
-		for _, smp := range samples {
-			for j < len(q) && q[j].Target < smp.T-tol {
-				j++ // expired: no actual near its target
+	for _, m := range in.Models {
+		for i, q := range m.Pending {
+			j := 0
+			for _, smp := range samples {
+				for j < len(q) && q[j].Target < smp.T-tol {
+					j++ // expired: no actual near its target
+				}
+				for j < len(q) && q[j].Target <= smp.T+tol {
+					m.Cal.Observe(i+1, smp.V, q[j].Point, q[j].Lower, q[j].Upper)
+					j++
+				}
 			}
-			for j < len(q) && q[j].Target <= smp.T+tol {
-				in.Cal.Observe(i+1, smp.V, q[j].Point, q[j].Lower, q[j].Upper)
-				j++
-			}
+			m.Pending[i] = append(q[:0], q[j:]...)
 		}
-		in.Pending[i] = append(q[:0], q[j:]...)
 	}
 }
 
@@ -201,18 +238,30 @@ func (a *adaptiveBounds) warmFrom(key string, ff feedback.ForecastFunc) feedback
 	}
 }
 
-// state returns the calibrator state of an instance at a published
-// horizon (false when the instance has none).
-func (a *adaptiveBounds) state(key string, h time.Duration) (forecast.AdaptiveStepState, bool) {
+// state returns the calibrator state of an instance's model at a
+// published horizon; model "" means the most recently applied one (false
+// when there is none).
+func (a *adaptiveBounds) state(key, model string, h time.Duration) (forecast.AdaptiveStepState, bool) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	in := a.keys[key]
 	if in == nil {
 		return forecast.AdaptiveStepState{}, false
 	}
+	m := in.Models[model]
+	if model == "" {
+		for _, x := range in.Models {
+			if m == nil || x.Used > m.Used {
+				m = x
+			}
+		}
+	}
+	if m == nil {
+		return forecast.AdaptiveStepState{}, false
+	}
 	for i, x := range a.horizons {
 		if x == h {
-			return in.Cal.State(i + 1), true
+			return m.Cal.State(i + 1), true
 		}
 	}
 	return forecast.AdaptiveStepState{}, false
@@ -229,6 +278,12 @@ type adaptiveSnapshot struct {
 type adaptiveSnapshotKey struct {
 	Key     string
 	Updated int64
+	Models  []adaptiveSnapshotModel // sorted by name
+}
+
+type adaptiveSnapshotModel struct {
+	Name    string
+	Used    int64
 	Cal     []byte
 	Pending [][]adaptivePending
 }
@@ -237,7 +292,7 @@ type adaptiveSnapshotKey struct {
 // form), instances sorted by key.
 func (a *adaptiveBounds) WriteTo(w io.Writer) (int64, error) {
 	a.mu.Lock()
-	snap := adaptiveSnapshot{Version: 1, Step: a.step, Horizons: a.horizons}
+	snap := adaptiveSnapshot{Version: 2, Step: a.step, Horizons: a.horizons}
 	keys := make([]string, 0, len(a.keys))
 	for k := range a.keys {
 		keys = append(keys, k)
@@ -245,12 +300,17 @@ func (a *adaptiveBounds) WriteTo(w io.Writer) (int64, error) {
 	sort.Strings(keys)
 	for _, k := range keys {
 		in := a.keys[k]
-		b, err := in.Cal.MarshalBinary()
-		if err != nil {
-			a.mu.Unlock()
-			return 0, err
+		sk := adaptiveSnapshotKey{Key: k, Updated: in.Updated}
+		for name, m := range in.Models {
+			b, err := m.Cal.MarshalBinary()
+			if err != nil {
+				a.mu.Unlock()
+				return 0, err
+			}
+			sk.Models = append(sk.Models, adaptiveSnapshotModel{Name: name, Used: m.Used, Cal: b, Pending: m.Pending})
 		}
-		snap.Keys = append(snap.Keys, adaptiveSnapshotKey{Key: k, Updated: in.Updated, Cal: b, Pending: in.Pending})
+		slices.SortFunc(sk.Models, func(x, y adaptiveSnapshotModel) int { return cmp.Compare(x.Name, y.Name) })
+		snap.Keys = append(snap.Keys, sk)
 	}
 	var buf bytes.Buffer
 	err := gob.NewEncoder(&buf).Encode(snap)
@@ -275,7 +335,7 @@ func (a *adaptiveBounds) ReadFrom(r io.Reader) (int64, error) {
 	if err := gob.NewDecoder(cr).Decode(&snap); err != nil {
 		return cr.n, fmt.Errorf("adaptive bounds: %w", err)
 	}
-	if snap.Version != 1 {
+	if snap.Version != 2 {
 		return cr.n, fmt.Errorf("adaptive bounds: version %d: %w", snap.Version, forecast.ErrCorruptModel)
 	}
 	if snap.Step != a.step || len(snap.Horizons) != len(a.horizons) {
@@ -288,14 +348,18 @@ func (a *adaptiveBounds) ReadFrom(r io.Reader) (int64, error) {
 	}
 	keys := make(map[string]*adaptiveInstance, len(snap.Keys))
 	for _, k := range snap.Keys {
-		cal := &forecast.AdaptiveCalibrator{}
-		if err := cal.UnmarshalBinary(k.Cal); err != nil {
-			return cr.n, fmt.Errorf("adaptive bounds %q: %w", k.Key, err)
+		in := &adaptiveInstance{Updated: k.Updated, Models: make(map[string]*adaptiveModel, len(k.Models))}
+		for _, m := range k.Models {
+			cal := &forecast.AdaptiveCalibrator{}
+			if err := cal.UnmarshalBinary(m.Cal); err != nil {
+				return cr.n, fmt.Errorf("adaptive bounds %q, model %q: %w", k.Key, m.Name, err)
+			}
+			if cal.Horizon() != len(a.horizons) || len(m.Pending) != len(a.horizons) {
+				return cr.n, errAdaptiveMismatch
+			}
+			in.Models[m.Name] = &adaptiveModel{Used: m.Used, Cal: cal, Pending: m.Pending}
 		}
-		if cal.Horizon() != len(a.horizons) || len(k.Pending) != len(a.horizons) {
-			return cr.n, errAdaptiveMismatch
-		}
-		keys[k.Key] = &adaptiveInstance{Updated: k.Updated, Cal: cal, Pending: k.Pending}
+		keys[k.Key] = in
 	}
 	a.mu.Lock()
 	a.keys = keys
@@ -363,7 +427,7 @@ func (e *Engine) saveAdaptive(s *shadowState, a *adaptiveBounds) error {
 func (a *adaptiveBounds) adaptiveCoverage(key string) []float64 {
 	out := make([]float64, len(a.horizons))
 	for i, h := range a.horizons {
-		st, ok := a.state(key, h)
+		st, ok := a.state(key, "", h)
 		out[i] = math.NaN()
 		if ok && st.Seen > 0 {
 			out[i] = 1 - float64(st.Missed)/float64(st.Seen)

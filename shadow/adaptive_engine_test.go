@@ -18,7 +18,7 @@ func TestEngineAdaptiveBounds(t *testing.T) {
 	step(t, e)
 	st := e.get("requests")
 	key := st.sortedInstances()[0].key
-	warm, ok := st.adaptive.state(key, 5*time.Minute)
+	warm, ok := st.adaptive.state(key, "seasonal_naive", 5*time.Minute)
 	if !ok || warm.Seen < 20 {
 		t.Fatalf("5m calibrator after the backfill: %+v (ok %v), want ≥ 20 (MinScores)", warm, ok)
 	}
@@ -26,7 +26,7 @@ func TestEngineAdaptiveBounds(t *testing.T) {
 		src.advance(5 * time.Minute)
 		step(t, e)
 	}
-	s5, _ := st.adaptive.state(key, 5*time.Minute)
+	s5, _ := st.adaptive.state(key, "seasonal_naive", 5*time.Minute)
 	if s5.Seen < warm.Seen+30 {
 		t.Errorf("5m calibrator: %d scores after 36 live steps, %d after the backfill", s5.Seen, warm.Seen)
 	}
@@ -37,7 +37,7 @@ func TestEngineAdaptiveBounds(t *testing.T) {
 		t.Fatalf("no bounds snapshot: %v", err)
 	}
 	e2 := feedbackEngine(t, src, dir)
-	if got, _ := e2.get("requests").adaptive.state(key, 5*time.Minute); got != s5 {
+	if got, _ := e2.get("requests").adaptive.state(key, "seasonal_naive", 5*time.Minute); got != s5 {
 		t.Errorf("restored 5m calibrator %+v, want %+v", got, s5)
 	}
 }

@@ -70,7 +70,7 @@ func TestAdaptiveBoundsLevelShift(t *testing.T) {
 			t.Errorf("horizon %v: coverage %.3f after the shift, want 0.90 ± 0.03", a.horizons[i], c)
 		}
 	}
-	if st, ok := a.state("api", 30*time.Minute); !ok || st.Seen < 3900 {
+	if st, ok := a.state("api", "", 30*time.Minute); !ok || st.Seen < 3900 {
 		t.Errorf("30m calibrator saw %d scores, want ≥ 3900", st.Seen)
 	}
 }
@@ -89,8 +89,8 @@ func TestAdaptiveBoundsPersist(t *testing.T) {
 	e.loadAdaptive(s, b)
 	for _, key := range []string{"api", "web"} {
 		for _, h := range a.horizons {
-			want, _ := a.state(key, h)
-			got, ok := b.state(key, h)
+			want, _ := a.state(key, "", h)
+			got, ok := b.state(key, "", h)
 			if !ok {
 				t.Fatalf("%s %v: not restored", key, h)
 			}
@@ -152,8 +152,8 @@ func TestAdaptiveWarmFrom(t *testing.T) {
 			t.Fatalf("warmFrom changed the forecast it returns: upper %v", f.Upper[0])
 		}
 	}
-	st5, _ := a.state("api", 5*time.Minute)
-	st30, _ := a.state("api", 30*time.Minute)
+	st5, _ := a.state("api", "", 5*time.Minute)
+	st30, _ := a.state("api", "", 30*time.Minute)
 	// 201 calls (history lengths 100, 102, …, 500): every 1-step forecast
 	// but the last one's has its target in the next call's history.
 	if want := uint64((upTo-100)/2 + 1 - 1); st5.Seen != want {
@@ -174,5 +174,49 @@ func TestAdaptiveWarmFrom(t *testing.T) {
 	}
 	if cov := float64(inside) / 90; cov < 0.8 {
 		t.Errorf("coverage %.2f of the first 90 live forecasts after warming (raw bounds ±1 cover ~26 %%)", cov)
+	}
+}
+
+// Each model keeps its own calibration: the cold start's wide bounds must
+// not shrink the next model's (the bug: a calibrator fed with last_value's
+// small errors-per-width cut Holt-Winters' bounds to a fraction, and
+// coverage fell to about 0.2), and a model that serves again later finds
+// its calibration where it left it.
+func TestAdaptiveBoundsPerModel(t *testing.T) {
+	a := testAdaptiveBounds()
+	rng := rand.New(rand.NewPCG(7, 7))
+	start := time.Date(2024, 1, 1, 0, 0, 0, 0, time.UTC)
+	const sigma = 10.0
+	half := map[string]float64{"last_value": 100, "holt_winters": 1.645 * sigma}
+	served := map[int][2]float64{}
+	run := func(model string, from, to int) float64 {
+		inside, total := 0, 0
+		for t := from; t < to; t++ {
+			y := 500 + sigma*rng.NormFloat64()
+			a.observe("api", []collector.Sample{{T: start.Add(time.Duration(t) * a.step).UnixMilli(), V: y}})
+			if b, ok := served[t-1]; ok {
+				total++
+				if y >= b[0] && y <= b[1] {
+					inside++
+				}
+			}
+			fc := forecast.Forecast{Origin: start.Add(time.Duration(t) * a.step), Step: a.step, Model: model,
+				Point: make([]float64, 6), Lower: make([]float64, 6), Upper: make([]float64, 6)}
+			for k := range 6 {
+				fc.Point[k], fc.Lower[k], fc.Upper[k] = 500, 500-half[model], 500+half[model]
+			}
+			a.apply("api", &fc)
+			served[t] = [2]float64{fc.Lower[0], fc.Upper[0]}
+		}
+		return float64(inside) / float64(total)
+	}
+	run("last_value", 0, 400)
+	cov := run("holt_winters", 400, 700)
+	t.Logf("holt_winters served coverage after 400 cold-start steps: %.3f", cov)
+	if math.Abs(cov-0.9) > 0.04 {
+		t.Errorf("holt_winters coverage %.3f after the cold start, want 0.90 ± 0.04", cov)
+	}
+	if st, ok := a.state("api", "last_value", 5*time.Minute); !ok || st.Seen < 390 || st.Seen > 400 {
+		t.Errorf("last_value's calibrator: %+v (ok %v), want its ~400 scores kept apart", st, ok)
 	}
 }
