@@ -196,16 +196,59 @@ type featureBuilder struct {
 	events []Event
 	spec   FeatureSpec
 	names  []string
-	pre    prefix
+	pre    prefix // built on first use over the tail the origins need
+	preOff int    // first sample pre covers; -1 before the first build
 	kinds  map[string]*eventIndex // by kind, built on first use
+	// minmax caches the rolling minima and maxima of the origins, which do
+	// not depend on the horizon: callers build one matrix per horizon
+	// step over the same origins (60 steps of a 1-day window made a
+	// hybrid prediction five times slower).
+	minmax map[minMaxKey][2][]float64
+}
+
+type minMaxKey struct{ t0, n, w int }
+
+// rollingMinMax is the package function, memoised per (t0, n, w).
+func (fb *featureBuilder) rollingMinMax(t0, n, w int) (lo, hi []float64) {
+	k := minMaxKey{t0, n, w}
+	if r, ok := fb.minmax[k]; ok {
+		return r[0], r[1]
+	}
+	lo, hi = rollingMinMax(fb.s.Values, t0, n, w)
+	if fb.minmax == nil {
+		fb.minmax = map[minMaxKey][2][]float64{}
+	}
+	fb.minmax[k] = [2][]float64{lo, hi}
+	return lo, hi
 }
 
 func newFeatureBuilder(s Series, events []Event, spec FeatureSpec) *featureBuilder {
-	return &featureBuilder{s: s, events: events, spec: spec, names: spec.Names(), pre: newPrefix(s.Values)}
+	return &featureBuilder{s: s, events: events, spec: spec, names: spec.Names(), preOff: -1}
+}
+
+// window returns the longest span of samples before and at an origin that
+// the window and base features read.
+func (spec FeatureSpec) window() int {
+	w := max(1, spec.BaseWindow)
+	for _, x := range spec.Windows {
+		w = max(w, x)
+	}
+	return w
+}
+
+// prefixFor returns prefix sums covering every window that ends at an
+// origin ≥ t0, built over the shortest tail that does (a prediction reads
+// only the last day of a week-long lookback).
+func (fb *featureBuilder) prefixFor(t0 int) prefix {
+	from := max(0, t0-fb.spec.window()+1)
+	if fb.preOff < 0 || fb.preOff > from {
+		fb.pre, fb.preOff = newPrefixFrom(fb.s.Values, from), from
+	}
+	return fb.pre
 }
 
 func (fb *featureBuilder) build(t0, n, horizon int) *Matrix {
-	s, events, spec, names, pre := fb.s, fb.events, fb.spec, fb.names, fb.pre
+	s, events, spec, names := fb.s, fb.events, fb.spec, fb.names
 	m := NewMatrix(max(n, 0), len(names))
 	if n <= 0 {
 		return m
@@ -213,6 +256,7 @@ func (fb *featureBuilder) build(t0, n, horizon int) *Matrix {
 	if t0 < 0 || t0+n > s.Len() {
 		panic(fmt.Sprintf("forecast: BuildFeatures: origins [%d,%d) outside series of %d", t0, t0+n, s.Len()))
 	}
+	pre := fb.prefixFor(t0)
 	v := s.Values
 	col := 0
 	setc := func(i, c int, x float64) { m.Data[i*m.Cols+c] = x }
@@ -277,7 +321,7 @@ func (fb *featureBuilder) build(t0, n, horizon int) *Matrix {
 		col += 2
 	}
 	for _, w := range spec.Windows {
-		lo, hi := rollingMinMax(v, t0, n, w)
+		lo, hi := fb.rollingMinMax(t0, n, w)
 		for i := range n {
 			o := t0 + i
 			setc(i, col, pre.mean(o-w+1, o+1)-base[i])
@@ -401,14 +445,21 @@ func (ix *eventIndex) features(t time.Time, step time.Duration, capSteps int) (a
 	return active, since, until
 }
 
-// prefix holds prefix sums of values, squares and counts that skip NaN.
+// prefix holds prefix sums of values, squares and counts that skip NaN,
+// over v[off:]; indices are absolute (positions in v).
 type prefix struct {
+	off     int
 	sum, sq []float64
 	cnt     []int
 }
 
-func newPrefix(v []float64) prefix {
-	p := prefix{sum: make([]float64, len(v)+1), sq: make([]float64, len(v)+1), cnt: make([]int, len(v)+1)}
+func newPrefix(v []float64) prefix { return newPrefixFrom(v, 0) }
+
+// newPrefixFrom covers v[off:] only: samples before off count as absent.
+func newPrefixFrom(v []float64, off int) prefix {
+	off = min(max(off, 0), len(v))
+	v = v[off:]
+	p := prefix{off: off, sum: make([]float64, len(v)+1), sq: make([]float64, len(v)+1), cnt: make([]int, len(v)+1)}
 	for i, x := range v {
 		p.sum[i+1], p.sq[i+1], p.cnt[i+1] = p.sum[i], p.sq[i], p.cnt[i]
 		if !math.IsNaN(x) {
@@ -420,8 +471,9 @@ func newPrefix(v []float64) prefix {
 	return p
 }
 
+// clip maps the absolute range [lo, hi) to indices of the sums.
 func (p prefix) clip(lo, hi int) (int, int) {
-	return max(lo, 0), min(max(hi, 0), len(p.cnt)-1)
+	return max(lo-p.off, 0), min(max(hi-p.off, 0), len(p.cnt)-1)
 }
 
 // mean of the non-NaN samples in [lo, hi); NaN when there are none.
@@ -557,6 +609,45 @@ func (sc FeatureScaler) Invert(z float64) float64 {
 		x = math.Expm1(x)
 	}
 	return x
+}
+
+// ApplyForPrediction returns s scaled where the features of a forecast
+// from its last sample up to horizon steps ahead read it — the last
+// max(spec.window(), lags, tail) samples and the same-phase samples of the
+// seasonal features — and NaN elsewhere, so that a week of lookback costs
+// what the last day does. tail is what the caller reads itself (e.g. a
+// local-scale window). Features built from it equal those built from
+// ApplySeries(s) for that origin.
+func (sc FeatureScaler) ApplyForPrediction(s Series, spec FeatureSpec, horizon, tail int) Series {
+	n := len(s.Values)
+	out := Series{Start: s.Start, Step: s.Step, Values: make([]float64, n)}
+	dense := max(spec.window(), tail)
+	for _, l := range spec.Lags {
+		dense = max(dense, l+1)
+	}
+	from := max(0, n-dense)
+	for i := range out.Values[:from] {
+		out.Values[i] = math.NaN()
+	}
+	for i := from; i < n; i++ {
+		out.Values[i] = sc.Apply(s.Values[i])
+	}
+	o := n - 1
+	depth := spec.depth()
+	for _, p := range spec.SeasonalPeriods {
+		if p <= 0 {
+			continue
+		}
+		for h := 1; h <= horizon; h++ {
+			k0 := (h + p - 1) / p
+			for k := k0; k < k0+depth; k++ {
+				if i := o + h - k*p; i >= 0 && i < from {
+					out.Values[i] = sc.Apply(s.Values[i])
+				}
+			}
+		}
+	}
+	return out
 }
 
 // ApplySeries returns a copy of s with every value scaled.

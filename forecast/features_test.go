@@ -220,3 +220,42 @@ func BenchmarkBuildFeaturesEvents(b *testing.B) {
 		BuildFeatures(s, ev, spec, 1440, 1440, 30)
 	}
 }
+
+// A prediction scales only what its features read; the features of the
+// last origin must equal those built from the fully scaled series, for
+// every horizon step, with seasonal lags reaching a week back.
+func TestApplyForPredictionMatchesApplySeries(t *testing.T) {
+	for _, tc := range []struct {
+		name    string
+		step    time.Duration
+		days    int
+		horizon int
+	}{
+		{"1m", time.Minute, 9, 60},
+		{"5m", 5 * time.Minute, 15, 48},
+		{"1h", time.Hour, 30, 48},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			n := tc.days * int(24*time.Hour/tc.step)
+			s := Series{Start: time.Date(2026, 3, 2, 0, 0, 0, 0, time.UTC), Step: tc.step, Values: make([]float64, n)}
+			for i := range s.Values {
+				s.Values[i] = 100 + 50*math.Sin(float64(i)*0.01) + float64(i%7)
+				if i%97 == 0 {
+					s.Values[i] = math.NaN()
+				}
+			}
+			spec := DefaultFeatureSpec(tc.step, nil)
+			sc := FitScaler(s.Values, true)
+			full := newFeatureBuilder(sc.ApplySeries(s), nil, spec)
+			sparse := newFeatureBuilder(sc.ApplyForPrediction(s, spec, tc.horizon, 0), nil, spec)
+			for h := 1; h <= tc.horizon; h++ {
+				want, got := full.build(n-1, 1, h).Row(0), sparse.build(n-1, 1, h).Row(0)
+				for j := range want {
+					if !(want[j] == got[j] || math.IsNaN(want[j]) && math.IsNaN(got[j])) {
+						t.Fatalf("h=%d: feature %s = %v, want %v", h, spec.Names()[j], got[j], want[j])
+					}
+				}
+			}
+		})
+	}
+}

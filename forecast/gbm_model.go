@@ -413,7 +413,7 @@ func (p *GBMPredictor) Predict(s Series) (Forecast, error) {
 	}
 	lb := max(p.spec.MaxLookback(), p.scaleWindow+1)
 	w := s.Slice(max(0, n-lb-1), n)
-	z := p.scaler.ApplySeries(w)
+	z := p.scaler.ApplyForPrediction(w, p.spec, p.horizon, p.scaleWindow+1)
 	zf := Forecast{Point: make([]float64, p.horizon)}
 	fb := newFeatureBuilder(z, p.events, p.spec)
 	for h := 1; h <= p.horizon; h++ {

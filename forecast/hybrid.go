@@ -623,7 +623,7 @@ func (p *HybridPredictor) Predict(s Series) (Forecast, error) {
 	f := Forecast{Model: "hybrid", Origin: s.End(), Step: s.Step}
 	n := s.Len()
 	w := s.Slice(max(0, n-p.spec.MaxLookback()-1), n)
-	z := p.scaler.ApplySeries(w)
+	z := p.scaler.ApplyForPrediction(w, p.spec, p.horizon, 0)
 	zf := Forecast{Point: make([]float64, p.horizon)}
 	row := make([]float64, 0, len(p.names))
 	fb := newFeatureBuilder(z, p.events, p.spec)
