@@ -196,8 +196,8 @@ type featureBuilder struct {
 	events []Event
 	spec   FeatureSpec
 	names  []string
-	pre    prefix // built on first use over the tail the origins need
-	preOff int    // first sample pre covers; -1 before the first build
+	pre    prefix                 // built on first use over the tail the origins need
+	preOff int                    // first sample pre covers; -1 before the first build
 	kinds  map[string]*eventIndex // by kind, built on first use
 	// minmax caches the rolling minima and maxima of the origins, which do
 	// not depend on the horizon: callers build one matrix per horizon
