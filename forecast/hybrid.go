@@ -148,6 +148,12 @@ type HybridPredictor struct {
 	shrink  float64      // 1 − the per-series factor applied to the correction in Predict
 	hw      *hwPredictor // combined with weight hwW (Combine); nil: none
 	hwW     float64
+	// What the fit chose, kept by Refit: no gate (NoGate), the gate's
+	// margin, and whether Holt-Winters was offered (Combine; hw may be nil
+	// when its weight came out 0).
+	noGate     bool
+	gateMargin float64
+	combine    bool
 	// scaleWindow is the raw local-scale window; 0 for models saved
 	// before raw-space calibration (quantiles in the scaled space).
 	scaleWindow int
@@ -165,8 +171,15 @@ type hybridSeries struct {
 	minTgt  int         // training targets have an index ≥ minTgt
 }
 
-func (h *Hybrid) prepare(s Series, lp *LSTMEnsemble, K int) (*hybridSeries, error) {
-	o := h.opts
+// prepareSeries lays out the residual origins of s for the temporal model
+// lp: the out-of-sample origins (from the first whose forecast reaches
+// lp.TrainEnd()), lp's point forecasts from them in the scaled space, the
+// first calibration origin (o.CalibrationOrigins or o.CalibrationFraction)
+// and the first training target (o.OutOfSampleTargets). The scaler is sc
+// when not nil (a warm start keeps the one its trees were grown on), else
+// fitted on the samples before TrainEnd (o.NoLog1p). A fit and a warm
+// start (HybridPredictor.Refit) share it.
+func prepareSeries(s Series, lp *LSTMEnsemble, K int, sc *FeatureScaler, o HybridOptions) (*hybridSeries, error) {
 	n := s.Len()
 	te := lp.TrainEnd()
 	lo := max(te-K+1, lp.MinHistory(), 1)
@@ -174,12 +187,16 @@ func (h *Hybrid) prepare(s Series, lp *LSTMEnsemble, K int) (*hybridSeries, erro
 		return nil, fmt.Errorf("hybrid: %d out-of-sample origins, need %d: %w", max(n-1-lo, 0), 2*MinCalibrationErrors, ErrNotEnoughData)
 	}
 	hs := &hybridSeries{s: s, lp: lp}
-	hs.sc = FitScaler(s.Values[:max(te, 1)], !o.NoLog1p)
+	if sc != nil {
+		hs.sc = *sc
+	} else {
+		hs.sc = FitScaler(s.Values[:max(te, 1)], !o.NoLog1p)
+	}
 	hs.z = hs.sc.ApplySeries(s)
 	for or := lo; or <= n-1; or++ {
 		hs.origins = append(hs.origins, or)
 	}
-	pts, err := lp.PointsAt(s, hs.origins)
+	pts, err := lp.pointsAtFitted(s, hs.origins)
 	if err != nil {
 		return nil, fmt.Errorf("hybrid: %w", err)
 	}
@@ -298,10 +315,15 @@ func (h *Hybrid) fit(series []Series, spec Spec) ([]*HybridPredictor, error) {
 	shortest := slices.MinFunc(series, func(a, b Series) int { return a.Len() - b.Len() }).Len()
 	lo := o.LSTM
 	lo.Holdout = max(int(o.ResidualFraction*float64(shortest)), K+2*MinCalibrationErrors)
-	lps, err := FitLSTMSeeds(series, spec, lo, o.Seeds)
+	lps, err := fitLSTMSeeds(series, spec, lo, o.Seeds, true)
 	if err != nil {
 		return nil, fmt.Errorf("hybrid: %w", err)
 	}
+	defer func() {
+		for _, e := range lps {
+			e.dropOOS()
+		}
+	}()
 	return h.fitOn(series, spec, lps)
 }
 
@@ -337,7 +359,7 @@ func (h *Hybrid) fitOn(series []Series, spec Spec, lps []*LSTMEnsemble) ([]*Hybr
 	var states []*hybridSeries
 	var rowsTotal float64
 	for i, s := range series {
-		hs, err := h.prepare(s, lps[i], K)
+		hs, err := prepareSeries(s, lps[i], K, nil, o)
 		if err != nil {
 			if len(series) == 1 {
 				return nil, err
@@ -366,6 +388,16 @@ func (h *Hybrid) fitOn(series []Series, spec Spec, lps []*LSTMEnsemble) ([]*Hybr
 	if err != nil {
 		return nil, fmt.Errorf("hybrid: gbm: %w", err)
 	}
+	return finishHybrid(series, spec, fs, o, states, lps, b)
+}
+
+// finishHybrid gates the correction of b (unless o.NoGate: per series, or
+// pooled with o.PooledGate), chooses the Holt-Winters weight (o.Combine)
+// and calibrates the intervals on the calibration origins of states (nil:
+// too short, served by the temporal model alone), and returns one
+// predictor per series. A fit and a warm start share it.
+func finishHybrid(series []Series, spec Spec, fs FeatureSpec, o HybridOptions, states []*hybridSeries, lps []*LSTMEnsemble, b *Booster) ([]*HybridPredictor, error) {
+	K := spec.Horizon
 	// Conformal errors of the combined forecast in the raw space, divided
 	// by the local scale of the raw series at their origin (mean absolute
 	// one-step change over the last day, floored at a tenth of the series'
@@ -417,8 +449,14 @@ func (h *Hybrid) fitOn(series []Series, spec Spec, lps []*LSTMEnsemble) ([]*Hybr
 		Xc, yc, steps, origins := hs.rows(fs, spec.Events, K, true, 1, nil)
 		scales := make([]float64, Xc.Rows)
 		var pos []float64
+		byOrigin := map[int]float64{} // the K rows of an origin share its scale
 		for j, or := range origins {
-			scales[j] = localScale(hs.s.Values, or-1, scaleWindow)
+			sc, ok := byOrigin[or]
+			if !ok {
+				sc = localScale(hs.s.Values, or-1, scaleWindow)
+				byOrigin[or] = sc
+			}
+			scales[j] = sc
 			if scales[j] > 0 {
 				pos = append(pos, scales[j])
 			}
@@ -540,7 +578,8 @@ func (h *Hybrid) fitOn(series []Series, spec Spec, lps []*LSTMEnsemble) ([]*Hybr
 	out := make([]*HybridPredictor, len(series))
 	for i, s := range series {
 		p := &HybridPredictor{lstm: lps[i], gbm: b, spec: fs, names: names, events: spec.Events,
-			horizon: K, cal: cal, baseCol: fs.baseCol(), nonNeg: !o.AllowNegative, scaleWindow: scaleWindow, gate: baked, shrink: 1 - gates[i]}
+			horizon: K, cal: cal, baseCol: fs.baseCol(), nonNeg: !o.AllowNegative, scaleWindow: scaleWindow, gate: baked, shrink: 1 - gates[i],
+			noGate: o.NoGate, gateMargin: o.GateMargin, combine: o.Combine}
 		p.cal.RefScale = refScales[i]
 		if hwW > 0 && hwPts[i] != nil {
 			if hp, err := (holtWinters{}).Fit(s, spec); err == nil {

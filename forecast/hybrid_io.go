@@ -31,13 +31,18 @@ func (p *HybridPredictor) MarshalBinary() ([]byte, error) {
 	// as float64 bits); models written before it have two.
 	sb := binary.LittleEndian.AppendUint64(nil, math.Float64bits(p.shrink))
 	// The Holt-Winters member (Combine) in a fourth: its weight and
-	// parameters as JSON, empty when none. Its state is rebuilt from the
-	// history at the first Predict.
+	// parameters as JSON, with what the fit chose that a warm start keeps
+	// (NoGate, GateMargin, Combine); empty when there is none of them. The
+	// member's state is rebuilt from the history at the first Predict.
 	var hb []byte
-	if p.hw != nil {
+	if p.hw != nil || p.noGate || p.combine || p.gateMargin != 0 {
+		x := hybridHW{NoGate: p.noGate, GateMargin: p.gateMargin, Combine: p.combine}
+		if p.hw != nil {
+			x.W, x.Alpha, x.Beta, x.Gamma, x.Phi = p.hwW, p.hw.par.alpha, p.hw.par.beta, p.hw.par.gamma, p.hw.par.phi
+			x.Period, x.Log = p.hw.period, p.hw.log
+		}
 		var err error
-		if hb, err = json.Marshal(hybridHW{W: p.hwW, Alpha: p.hw.par.alpha, Beta: p.hw.par.beta, Gamma: p.hw.par.gamma,
-			Phi: p.hw.par.phi, Period: p.hw.period, Log: p.hw.log}); err != nil {
+		if hb, err = json.Marshal(x); err != nil {
 			return nil, err
 		}
 	}
@@ -51,18 +56,22 @@ func (p *HybridPredictor) UnmarshalBinary(data []byte) error {
 	var h forecasterHeader
 	shrink := 0.0
 	var hw *hwPredictor
-	var hwW float64
+	var x hybridHW
 	blobs, err := unframeModel(data, hybridModelMagic, &h, 4)
 	if err == nil && len(blobs[3]) > 0 {
-		var x hybridHW
 		if err := json.Unmarshal(blobs[3], &x); err != nil {
 			return fmt.Errorf("%w: holt-winters: %v", ErrCorruptModel, err)
 		}
-		if !(x.W > 0 && x.W < 1) || x.Period < 1 || x.Period > 1<<20 {
-			return fmt.Errorf("%w: holt-winters weight %v period %d", ErrCorruptModel, x.W, x.Period)
+		if !(x.GateMargin >= 0 && x.GateMargin < 1) {
+			return fmt.Errorf("%w: gate margin %v", ErrCorruptModel, x.GateMargin)
 		}
-		hw = newHWPredictor(hwParams{alpha: x.Alpha, beta: x.Beta, gamma: x.Gamma, phi: x.Phi}, x.Period, h.Horizon)
-		hw.log, hwW = x.Log, x.W
+		if x.W != 0 { // 0: no member
+			if !(x.W > 0 && x.W < 1) || x.Period < 1 || x.Period > 1<<20 {
+				return fmt.Errorf("%w: holt-winters weight %v period %d", ErrCorruptModel, x.W, x.Period)
+			}
+			hw = newHWPredictor(hwParams{alpha: x.Alpha, beta: x.Beta, gamma: x.Gamma, phi: x.Phi}, x.Period, h.Horizon)
+			hw.log = x.Log
+		}
 	}
 	if err != nil {
 		blobs, err = unframeModel(data, hybridModelMagic, &h, 3)
@@ -105,14 +114,18 @@ func (p *HybridPredictor) UnmarshalBinary(data []byte) error {
 	}
 	*p = HybridPredictor{lstm: lp, gbm: b, scaler: h.Scaler, spec: h.Features, names: append(h.Features.Names(), "lstm"),
 		events: h.Events, horizon: h.Horizon, cal: h.Calibration, nonNeg: h.NonNeg, baseCol: h.Features.baseCol(),
-		scaleWindow: h.ScaleWindow, gate: 1, shrink: shrink, hw: hw, hwW: hwW}
+		scaleWindow: h.ScaleWindow, gate: 1, shrink: shrink, hw: hw, hwW: x.W, noGate: x.NoGate, gateMargin: x.GateMargin, combine: x.Combine}
 	return nil
 }
 
-// hybridHW is the persisted Holt-Winters member of a hybrid.
+// hybridHW is the persisted Holt-Winters member of a hybrid (W 0: none)
+// and the choices of the fit a warm start keeps.
 type hybridHW struct {
 	W                       float64
 	Alpha, Beta, Gamma, Phi float64
 	Period                  int
 	Log                     bool
+	NoGate                  bool    `json:",omitempty"`
+	GateMargin              float64 `json:",omitempty"`
+	Combine                 bool    `json:",omitempty"`
 }

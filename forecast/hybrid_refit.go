@@ -6,7 +6,6 @@ import (
 	"math"
 	"math/rand/v2"
 	"slices"
-	"time"
 )
 
 // ErrNewEventKinds is returned by HybridPredictor.Refit when the events
@@ -93,27 +92,31 @@ func (p *HybridPredictor) Refit(s Series, spec Spec, opts HybridRefitOptions) (*
 		lo.Holdout = max(int(ho.ResidualFraction*float64(n)), K+2*MinCalibrationErrors)
 		sp := spec
 		sp.Seed = spec.Seed + int64(i)
-		lm, err := NewLSTM(lo).FitLSTM(s, sp)
+		lm, err := NewLSTM(lo).fit([]Series{s}, sp, true)
 		if err != nil {
 			return nil, fmt.Errorf("hybrid: refit lstm: %w", err)
 		}
-		refit[i] = lm
+		refit[i] = lm[0]
 	}
 	lp, err := NewLSTMEnsemble(refit...)
 	if err != nil {
 		return nil, fmt.Errorf("hybrid: refit: %w", err)
 	}
-	sc := p.scaler
-	if p.gbm == nil {
-		// No trees whose inputs depend on the scaler: fit it afresh.
-		sc = FitScaler(s.Values[:max(lp.TrainEnd(), 1)], !ho.NoLog1p)
+	defer lp.dropOOS()
+	// What the full fit chose: the gate mode and margin, and the
+	// Holt-Winters member (refitted on s, its weight chosen again).
+	ho.NoGate, ho.GateMargin, ho.PooledGate = p.noGate, p.gateMargin, false
+	ho.Combine = ho.Combine || p.combine || p.hw != nil
+	var sc *FeatureScaler // nil: fitted afresh (no trees depend on it)
+	if p.gbm != nil {
+		sc = &p.scaler // the old trees keep their meaning
 	}
-	hs, err := prepareRefit(s, lp, K, sc, ho.CalibrationFraction)
+	hs, err := prepareSeries(s, lp, K, sc, ho)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("hybrid: refit: %w", err)
 	}
 	rng := rand.New(rand.NewPCG(uint64(spec.Seed), 0x4b1e))
-	rowsTotal := float64(K) * float64(hs.calFrom-hs.origins[0])
+	rowsTotal := float64(hs.trainRows(K))
 	keep := math.Min(1, float64(ho.MaxTrainRows)/math.Max(rowsTotal, 1))
 	X, y, _, _ := hs.rows(p.spec, spec.Events, K, false, keep, rng)
 	if X.Rows == 0 {
@@ -131,111 +134,23 @@ func (p *HybridPredictor) Refit(s Series, spec Spec, opts HybridRefitOptions) (*
 	} else if b, err = TrainGBM(X, y, gopts); err != nil {
 		return nil, fmt.Errorf("hybrid: refit gbm: %w", err)
 	}
-	cal, gate, err := hs.calibrate(b, p.spec, spec, ho)
-	if err != nil {
-		return nil, err
-	}
-	q := &HybridPredictor{lstm: lp, gbm: b, scaler: sc, spec: p.spec, names: p.names, events: spec.Events,
-		horizon: K, cal: cal, baseCol: p.baseCol, scaleWindow: stepsPer(24*time.Hour, s.Step), gate: gate,
-		nonNeg: !ho.AllowNegative && !slices.ContainsFunc(s.Values, func(v float64) bool { return v < 0 })}
-	return q, nil
-}
-
-// prepareRefit is Hybrid.prepare with a given scaler: the out-of-sample
-// origins of lp in s, its point forecasts from them in sc's space, and the
-// first calibration origin.
-func prepareRefit(s Series, lp *LSTMEnsemble, K int, sc FeatureScaler, calFraction float64) (*hybridSeries, error) {
-	n := s.Len()
-	lo := max(lp.TrainEnd()-K+1, lp.MinHistory(), 1)
-	if n-1-lo < 2*MinCalibrationErrors {
-		return nil, fmt.Errorf("hybrid: refit: %d out-of-sample origins, need %d: %w", max(n-1-lo, 0), 2*MinCalibrationErrors, ErrNotEnoughData)
-	}
-	hs := &hybridSeries{s: s, lp: lp, sc: sc, z: sc.ApplySeries(s)}
-	for or := lo; or <= n-1; or++ {
-		hs.origins = append(hs.origins, or)
-	}
-	pts, err := lp.PointsAt(s, hs.origins)
+	qs, err := finishHybrid([]Series{s}, spec, p.spec, ho, []*hybridSeries{hs}, []*LSTMEnsemble{lp}, b)
 	if err != nil {
 		return nil, fmt.Errorf("hybrid: refit: %w", err)
 	}
-	for _, row := range pts {
-		for k, v := range row {
-			row[k] = sc.Apply(v)
-		}
-	}
-	hs.pts = pts
-	nc := max(int(math.Round(calFraction*float64(len(hs.origins)))), MinCalibrationErrors+K)
-	nc = min(nc, len(hs.origins)-MinCalibrationErrors)
-	hs.calFrom = hs.origins[len(hs.origins)-nc]
-	return hs, nil
+	q := qs[0]
+	q.gate = p.gate // factor baked into p's trees (PooledGate); the new ones carry none
+	return q, nil
 }
 
-// calibrate gates and calibrates b on the calibration origins of hs as
-// Hybrid.fit does for one series: unless o.NoGate, the correction of b is
-// multiplied (in place) by the factor in {1, ¾, ½, ¼, 0} that minimises the
-// mean absolute error of the combined forecast in local-scale units; the
-// conformal errors are those of the gated combined forecast, in the raw
-// space, in units of the local scale at their origin.
-func (hs *hybridSeries) calibrate(b *Booster, fs FeatureSpec, spec Spec, o HybridOptions) (Calibration, float64, error) {
-	K := spec.Horizon
-	scaleWindow := stepsPer(24*time.Hour, hs.s.Step)
-	nonNeg := !o.AllowNegative && !slices.ContainsFunc(hs.s.Values, func(v float64) bool { return v < 0 })
-	Xc, yc, steps, origins := hs.rows(fs, spec.Events, K, true, 1, nil)
-	scales := make([]float64, Xc.Rows)
-	var pos []float64
-	for j, or := range origins {
-		scales[j] = localScale(hs.s.Values, or-1, scaleWindow)
-		if scales[j] > 0 {
-			pos = append(pos, scales[j])
-		}
+var _ WarmFitter = (*Hybrid)(nil)
+
+// FitFrom implements WarmFitter: prev.Refit with the model's options and
+// the default budget (HybridRefitOptions).
+func (h *Hybrid) FitFrom(prev Predictor, s Series, spec Spec) (Predictor, error) {
+	p, ok := prev.(*HybridPredictor)
+	if !ok {
+		return nil, fmt.Errorf("hybrid: warm start from %T: %w", prev, errBadSpec)
 	}
-	ref := 0.0
-	if len(pos) > 0 {
-		slices.Sort(pos)
-		ref = sortedQuantile(pos, 0.5)
-	}
-	scaling := Calibration{Scaled: true, RefScale: ref}
-	zl := make([]float64, Xc.Rows)   // LSTM point, scaled space
-	corr := make([]float64, Xc.Rows) // correction of b, scaled space
-	for j := range zl {
-		zl[j] = hs.z.Values[origins[j]+steps[j]-1] - yc[j]
-		corr[j] = b.Predict(Xc.Row(j))
-		scales[j] = scaling.EffectiveScale(scales[j])
-	}
-	combined := func(j int, a float64) float64 {
-		pt := hs.sc.Invert(zl[j] + a*corr[j])
-		if nonNeg {
-			pt = math.Max(pt, 0)
-		}
-		return pt
-	}
-	gate := 1.0
-	if !o.NoGate {
-		best := math.Inf(1)
-		for _, a := range []float64{1, 0.75, 0.5, 0.25, 0} {
-			var sum float64
-			for j := range zl {
-				sum += math.Abs(hs.s.Values[origins[j]+steps[j]-1]-combined(j, a)) / scales[j]
-			}
-			if sum < best {
-				best, gate = sum, a
-			}
-		}
-		b.Base *= gate
-		for j := range b.LeafValue {
-			b.LeafValue[j] *= gate
-		}
-		b.pack()
-	}
-	errs := make([][]float64, K)
-	for j := range zl {
-		t := origins[j] + steps[j] - 1
-		errs[steps[j]-1] = append(errs[steps[j]-1], (hs.s.Values[t]-combined(j, gate))/scales[j])
-	}
-	cal, err := CalibrateResiduals(errs, spec.Level)
-	if err != nil {
-		return Calibration{}, 0, fmt.Errorf("hybrid: refit: %w", err)
-	}
-	cal.Scaled, cal.RefScale = true, ref
-	return cal, gate, nil
+	return p.Refit(s, spec, HybridRefitOptions{Hybrid: h.opts})
 }

@@ -7,6 +7,7 @@ import (
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -317,4 +318,80 @@ func sumSteps(s Series, k int) Series {
 		out.Values = append(out.Values, sum*float64(k)/float64(n))
 	}
 	return out
+}
+
+// TestHybridRefitKeepsFitChoices: a warm start with the engine's options
+// (zero HybridRefitOptions, on a decoded copy) keeps what the full fit
+// chose: the Holt-Winters member (refitted, its weight chosen again) and
+// the gate mode.
+func TestHybridRefitKeepsFitChoices(t *testing.T) {
+	s := synth(4, 760, time.Hour, 100, 0.01, 30, 6)
+	spec := Spec{Horizon: 12, Level: 0.9, Seed: 1}
+	lstm := LSTMOptions{Residual: true, Hidden: 4, Seq: 12, Dense: 8, Steps: 10, BatchSize: 16}
+	decoded := func(p *HybridPredictor) *HybridPredictor {
+		t.Helper()
+		b, err := p.MarshalBinary()
+		if err != nil {
+			t.Fatal(err)
+		}
+		var q HybridPredictor
+		if err := q.UnmarshalBinary(b); err != nil {
+			t.Fatal(err)
+		}
+		return &q
+	}
+	tests := []struct {
+		name   string
+		opts   HybridOptions
+		check  func(t *testing.T, fit, warm *HybridPredictor)
+		refits int
+	}{
+		{"combine", HybridOptions{LSTM: lstm, GBM: GBMOptions{Rounds: 10}, Combine: true}, func(t *testing.T, fit, warm *HybridPredictor) {
+			// A barely trained LSTM against a clean sine: Holt-Winters
+			// keeps a weight.
+			if w := warm.HoltWintersWeight(); !(w > 0 && w <= 0.5) || fit.HoltWintersWeight() == 0 {
+				t.Errorf("Holt-Winters weight %v after the warm start (fit: %v), want in (0, 0.5]", w, fit.HoltWintersWeight())
+			}
+			if !warm.combine {
+				t.Error("the warm start forgot Combine")
+			}
+		}, 2},
+		{"no gate", HybridOptions{LSTM: lstm, GBM: GBMOptions{Rounds: 10}, NoGate: true}, func(t *testing.T, fit, warm *HybridPredictor) {
+			if g := warm.Gate(); g != 1 || !warm.noGate {
+				t.Errorf("gate %v (no gate %v) after the warm start of a NoGate fit, want 1", g, warm.noGate)
+			}
+		}, 2},
+		{"gated", HybridOptions{LSTM: lstm, GBM: GBMOptions{Rounds: 10}}, func(t *testing.T, fit, warm *HybridPredictor) {
+			if g := warm.Gate(); !slices.Contains([]float64{0, 0.25, 0.5, 0.75, 1}, g) || warm.noGate {
+				t.Errorf("gate %v (no gate %v), want a factor of the grid", g, warm.noGate)
+			}
+			if warm.HoltWintersWeight() != 0 || warm.combine {
+				t.Error("the warm start added Holt-Winters to a fit without it")
+			}
+		}, 2},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			p, err := NewHybrid(tc.opts).Fit(s.Slice(0, 700), spec)
+			if err != nil {
+				t.Fatal(err)
+			}
+			fit := p.(*HybridPredictor)
+			prev := fit
+			for i := range tc.refits {
+				// What the engine does: decode a copy, refit with zero options.
+				warm, err := decoded(prev).Refit(s.Slice(24*(i+1), 700+24*(i+1)), spec, HybridRefitOptions{LSTMSteps: 3, GBMRounds: 3})
+				if err != nil {
+					t.Fatal(err)
+				}
+				tc.check(t, fit, warm)
+				f, err := warm.Predict(s.Slice(0, 700+24*(i+1)))
+				if err != nil {
+					t.Fatal(err)
+				}
+				checkForecast(t, f, 12)
+				prev = warm
+			}
+		})
+	}
 }

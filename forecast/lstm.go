@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"slices"
 	"time"
 )
 
@@ -121,7 +122,7 @@ func (*LSTM) Name() string { return "lstm" }
 
 // Fit implements Model: it trains a network on the windows of s alone.
 func (m *LSTM) Fit(s Series, spec Spec) (Predictor, error) {
-	ps, err := m.fit([]Series{s}, spec)
+	ps, err := m.fit([]Series{s}, spec, false)
 	if err != nil {
 		return nil, err
 	}
@@ -130,7 +131,7 @@ func (m *LSTM) Fit(s Series, spec Spec) (Predictor, error) {
 
 // FitLSTM is Fit with the concrete predictor type.
 func (m *LSTM) FitLSTM(s Series, spec Spec) (*LSTMPredictor, error) {
-	ps, err := m.fit([]Series{s}, spec)
+	ps, err := m.fit([]Series{s}, spec, false)
 	if err != nil {
 		return nil, err
 	}
@@ -142,7 +143,7 @@ func (m *LSTM) FitLSTM(s Series, spec Spec) (*LSTMPredictor, error) {
 // own scratch space, so different predictors may be used concurrently).
 // Series too short to give a training window still get a predictor.
 func (m *LSTM) FitGlobal(series []Series, spec Spec) ([]*LSTMPredictor, error) {
-	return m.fit(series, spec)
+	return m.fit(series, spec, false)
 }
 
 // FitGlobal trains one LSTM across many series with the given options; see
@@ -311,6 +312,10 @@ type LSTMPredictor struct {
 	lo, hi   []float64 // per-step quantiles of scaled residuals
 	trainEnd int
 	stats    LSTMStats
+	// oos holds the point forecasts the calibration computed from the
+	// validation windows of the fitted series (see pointsAtFitted); only
+	// fits for a hybrid keep it, until the hybrid drops it.
+	oos *lstmOOS
 
 	work  *lstmWork // batches, for PointsAt
 	work1 *lstmWork // one row, for Predict
@@ -416,6 +421,63 @@ func (p *LSTMPredictor) PointsAt(s Series, origins []int) ([][]float64, error) {
 	return out, nil
 }
 
+// lstmOOS caches the point forecasts (raw space, as PointsAt returns them)
+// from the validation windows of one fitted series, computed by the forward
+// passes of the interval calibration.
+type lstmOOS struct {
+	first *float64    // &Values[0] of the fitted series: identifies it
+	n     int         // its length
+	from  int         // origin of rows[0] (the series' TrainEnd)
+	rows  [][]float64 // by origin − from; nil: not a validation window
+}
+
+// matches reports whether s is the series the cache was computed on (the
+// same backing array and length).
+func (c *lstmOOS) matches(s Series) bool {
+	return c != nil && len(s.Values) == c.n && c.n > 0 && &s.Values[0] == c.first
+}
+
+// pointsAtFitted is PointsAt on the series p was fitted on: the forecasts
+// from validation windows come from the calibration pass (identical
+// values, no forward pass), the others are computed. On any other series
+// it is PointsAt.
+func (p *LSTMPredictor) pointsAtFitted(s Series, origins []int) ([][]float64, error) {
+	c := p.oos
+	if !c.matches(s) {
+		return p.PointsAt(s, origins)
+	}
+	cached := func(o int) []float64 {
+		if i := o - c.from; i >= 0 && i < len(c.rows) {
+			return c.rows[i]
+		}
+		return nil
+	}
+	var rest []int
+	for _, o := range origins {
+		if cached(o) == nil {
+			rest = append(rest, o)
+		}
+	}
+	pts, err := p.PointsAt(s, rest)
+	if err != nil {
+		return nil, err
+	}
+	out := make([][]float64, len(origins))
+	j := 0
+	for i, o := range origins {
+		if row := cached(o); row != nil {
+			out[i] = slices.Clone(row)
+			continue
+		}
+		out[i] = pts[j]
+		j++
+	}
+	return out, nil
+}
+
+// dropOOS releases the cached forecasts of pointsAtFitted.
+func (p *LSTMPredictor) dropOOS() { p.oos = nil }
+
 // Refit warm-starts a new predictor from p's weights and trains it for at
 // most steps steps on s (windows of s only), recalibrating the intervals
 // on the end of s.
@@ -431,7 +493,11 @@ var (
 	errLSTMDiverged = errors.New("lstm: training diverged (non-finite weights)")
 )
 
-func (m *LSTM) fit(series []Series, spec Spec) ([]*LSTMPredictor, error) {
+// fit trains the network. With keepOOS every predictor keeps the point
+// forecasts of the calibration pass from its series' validation windows
+// (lstmOOS), which pointsAtFitted reuses instead of running the same
+// forward passes again.
+func (m *LSTM) fit(series []Series, spec Spec, keepOOS bool) ([]*LSTMPredictor, error) {
 	if spec.Horizon <= 0 {
 		return nil, fmt.Errorf("%w: horizon %d", errLSTMSpec, spec.Horizon)
 	}
@@ -490,10 +556,37 @@ func (m *LSTM) fit(series []Series, spec Spec) ([]*LSTMPredictor, error) {
 	if err != nil {
 		return nil, err
 	}
-	lo, hi := calibrateLSTM(net, data, sh, level)
+	var oos []*lstmOOS
+	if keepOOS {
+		oos = make([]*lstmOOS, len(series))
+		for i, s := range series {
+			if len(s.Values) > 0 {
+				oos[i] = &lstmOOS{first: &s.Values[0], n: len(s.Values), from: data.trainEnd[i]}
+			}
+		}
+	}
+	lo, hi := calibrateLSTM(net, data, sh, level, oos)
 	ps := make([]*LSTMPredictor, len(series))
 	for i := range series {
 		ps[i] = &LSTMPredictor{opts: o, sh: sh, net: net, level: level, lo: lo, hi: hi, trainEnd: data.trainEnd[i], stats: stats}
+		if oos != nil {
+			ps[i].oos = oos[i]
+		}
 	}
 	return ps, nil
+}
+
+// lstmWarmSteps is the optimisation budget of FitFrom (a fit takes up to
+// 300 steps).
+const lstmWarmSteps = 60
+
+var _ WarmFitter = (*LSTM)(nil)
+
+// FitFrom implements WarmFitter: prev.Refit for 60 steps.
+func (m *LSTM) FitFrom(prev Predictor, s Series, spec Spec) (Predictor, error) {
+	p, ok := prev.(*LSTMPredictor)
+	if !ok {
+		return nil, fmt.Errorf("lstm: warm start from %T: %w", prev, errLSTMSpec)
+	}
+	return p.Refit(s, spec, lstmWarmSteps)
 }

@@ -102,12 +102,34 @@ func (e *LSTMEnsemble) Predict(s Series) (Forecast, error) {
 // PointsAt is (*LSTMPredictor).PointsAt with the per-point median over the
 // members.
 func (e *LSTMEnsemble) PointsAt(s Series, origins []int) ([][]float64, error) {
+	return e.pointsAt(s, origins, false)
+}
+
+// pointsAtFitted is PointsAt with the members' pointsAtFitted.
+func (e *LSTMEnsemble) pointsAtFitted(s Series, origins []int) ([][]float64, error) {
+	return e.pointsAt(s, origins, true)
+}
+
+// dropOOS releases the members' cached forecasts (pointsAtFitted).
+func (e *LSTMEnsemble) dropOOS() {
+	for _, m := range e.members {
+		m.dropOOS()
+	}
+}
+
+func (e *LSTMEnsemble) pointsAt(s Series, origins []int, fitted bool) ([][]float64, error) {
+	at := func(m *LSTMPredictor) ([][]float64, error) {
+		if fitted {
+			return m.pointsAtFitted(s, origins)
+		}
+		return m.PointsAt(s, origins)
+	}
 	if len(e.members) == 1 {
-		return e.members[0].PointsAt(s, origins)
+		return at(e.members[0])
 	}
 	all := make([][][]float64, len(e.members))
 	for i, m := range e.members {
-		pts, err := m.PointsAt(s, origins)
+		pts, err := at(m)
 		if err != nil {
 			return nil, err
 		}
@@ -130,6 +152,12 @@ func (e *LSTMEnsemble) PointsAt(s Series, origins []int) ([][]float64, error) {
 // Spec.Seed+1, …, Spec.Seed+seeds−1, up to GOMAXPROCS at a time, and
 // returns per series the ensemble of its predictors.
 func FitLSTMSeeds(series []Series, spec Spec, opts LSTMOptions, seeds int) ([]*LSTMEnsemble, error) {
+	return fitLSTMSeeds(series, spec, opts, seeds, false)
+}
+
+// fitLSTMSeeds is FitLSTMSeeds; with keepOOS the predictors keep the
+// forecasts of their calibration pass for pointsAtFitted.
+func fitLSTMSeeds(series []Series, spec Spec, opts LSTMOptions, seeds int, keepOOS bool) ([]*LSTMEnsemble, error) {
 	seeds = max(seeds, 1)
 	fits := make([][]*LSTMPredictor, seeds)
 	errs := make([]error, seeds)
@@ -141,7 +169,7 @@ func FitLSTMSeeds(series []Series, spec Spec, opts LSTMOptions, seeds int) ([]*L
 			defer func() { <-sem }()
 			sp := spec
 			sp.Seed = spec.Seed + int64(i)
-			fits[i], errs[i] = NewLSTM(opts).FitGlobal(series, sp)
+			fits[i], errs[i] = NewLSTM(opts).fit(series, sp, keepOOS)
 		})
 	}
 	wg.Wait()

@@ -140,7 +140,6 @@ type lstmWork struct {
 	dP    []float64 // cap x F
 	dU    []float64 // cap x (H+S)
 	dG    []float64 // cap x 4H
-	dZ    []float64 // cap x (D+H)
 	dh    []float64 // cap x H
 	dc    []float64 // cap x H
 	withG bool
@@ -164,7 +163,6 @@ func newLSTMWork(d lstmDims, capacity int, withGrad bool) *lstmWork {
 		w.dP = make([]float64, capacity*d.F)
 		w.dU = make([]float64, capacity*(d.H+d.S))
 		w.dG = make([]float64, capacity*g)
-		w.dZ = make([]float64, capacity*(d.D+d.H))
 		w.dh = make([]float64, capacity*d.H)
 		w.dc = make([]float64, capacity*d.H)
 	}
@@ -385,10 +383,9 @@ func (n *lstmNet) backward(w *lstmWork, b int) {
 		blasImpl.Dgemm(blas.Trans, blas.NoTrans, zw, g, b, 1, z, zw, w.dG, g, 1, gr.W, g)
 		colSumAdd(gr.B, w.dG, b, g)
 		if t > 0 {
-			blasImpl.Dgemm(blas.NoTrans, blas.Trans, b, zw, g, 1, w.dG, g, n.w.W, g, 0, w.dZ, zw)
-			for r := 0; r < b; r++ {
-				copy(w.dh[r*H:r*H+H], w.dZ[r*zw+D:r*zw+zw])
-			}
+			// dh_{t-1} = dG · W_h^T: only the rows of W that multiply
+			// h_{t-1} (the inputs x_t need no gradient).
+			blasImpl.Dgemm(blas.NoTrans, blas.Trans, b, H, g, 1, w.dG, g, n.w.W[D*g:], g, 0, w.dh, H)
 		}
 	}
 }

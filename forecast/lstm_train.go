@@ -157,9 +157,12 @@ func trainLSTM(net *lstmNet, fresh bool, data *lstmData, sh lstmShape, o LSTMOpt
 // by split conformal prediction (CalibrateResiduals). Without validation
 // windows it falls back to the training windows; with too few residuals
 // for CalibrateResiduals, to the extreme residuals (conformalBounds).
-func calibrateLSTM(net *lstmNet, data *lstmData, sh lstmShape, level float64) (lo, hi []float64) {
+// When oos is not nil (one entry per series, nil entries skipped), the
+// point forecasts from the validation windows are kept in it.
+func calibrateLSTM(net *lstmNet, data *lstmData, sh lstmShape, level float64, oos []*lstmOOS) (lo, hi []float64) {
 	wins := data.valAll
 	if len(wins) == 0 {
+		oos = nil
 		wins = data.train
 		if len(wins) > 2048 {
 			keep := make([]uint64, 2048)
@@ -172,17 +175,35 @@ func calibrateLSTM(net *lstmNet, data *lstmData, sh lstmShape, level float64) (l
 	K := sh.K
 	res := make([][]float64, K)
 	w := newLSTMWork(net.dims, 64, false)
+	scales := make([]float64, w.cap)
 	for i := 0; i < len(wins); i += w.cap {
 		b := min(w.cap, len(wins)-i)
 		for r := 0; r < b; r++ {
 			si, org := unpackWin(wins[i+r])
-			sh.fill(w, net.dims, r, data.vals[si], org, true)
+			scales[r] = sh.fill(w, net.dims, r, data.vals[si], org, true)
 		}
 		net.forward(w, b)
 		for r := 0; r < b; r++ {
 			for k := 0; k < K; k++ {
 				res[k] = append(res[k], w.Y[r*K+k]-w.Out[r*K+k])
 			}
+			if oos == nil {
+				continue
+			}
+			si, org := unpackWin(wins[i+r])
+			c := oos[si]
+			if c == nil || org < c.from {
+				continue
+			}
+			// What PointsAt computes from this origin.
+			row := make([]float64, K)
+			for k := range row {
+				row[k] = sh.inverse(sh.point(w, net.dims, r, k) * scales[r])
+			}
+			for len(c.rows) <= org-c.from {
+				c.rows = append(c.rows, nil)
+			}
+			c.rows[org-c.from] = row
 		}
 	}
 	if cal, err := CalibrateResiduals(res, level); err == nil {

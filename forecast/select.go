@@ -33,11 +33,21 @@ type SelectOptions struct {
 // has Score.Err set and is not selected. Select fails only when no
 // candidate can be scored.
 func Select(cands []Model, s Series, spec Spec, opts SelectOptions) (best Model, scores []Score, err error) {
+	i, scores, _, err := selectFits(cands, s, spec, opts)
+	if err != nil {
+		return nil, scores, err
+	}
+	return cands[i], scores, nil
+}
+
+// selectFits is Select returning the index of the best candidate and the
+// predictors fitted for the backtest (nil for candidates that failed).
+func selectFits(cands []Model, s Series, spec Spec, opts SelectOptions) (best int, scores []Score, fits []Predictor, err error) {
 	if len(cands) == 0 {
-		return nil, nil, errors.New("select: no candidate")
+		return 0, nil, nil, errors.New("select: no candidate")
 	}
 	if spec.Horizon < 1 {
-		return nil, nil, fmt.Errorf("select: horizon %d: %w", spec.Horizon, errBadSpec)
+		return 0, nil, nil, fmt.Errorf("select: horizon %d: %w", spec.Horizon, errBadSpec)
 	}
 	origins := opts.Origins
 	if origins <= 0 {
@@ -55,7 +65,7 @@ func Select(cands []Model, s Series, spec Spec, opts SelectOptions) (best Model,
 	evalLen := (origins-1)*stride + spec.Horizon
 	start := n - evalLen
 	if start < 2 {
-		return nil, nil, fmt.Errorf("select: %d samples for an evaluation window of %d: %w", n, evalLen, ErrNotEnoughData)
+		return 0, nil, nil, fmt.Errorf("select: %d samples for an evaluation window of %d: %w", n, evalLen, ErrNotEnoughData)
 	}
 	scale := MASEScale(s.Values[:start], period)
 	if !(scale > 0) {
@@ -65,33 +75,38 @@ func Select(cands []Model, s Series, spec Spec, opts SelectOptions) (best Model,
 		scale = 1
 	}
 	scores = make([]Score, len(cands))
+	fits = make([]Predictor, len(cands))
 	bestMASE := math.Inf(1)
+	best = -1
 	for i, m := range cands {
-		scores[i] = evaluateRolling(m, s, spec, start, origins, stride, scale)
+		scores[i], fits[i] = evaluateRolling(m, s, spec, start, origins, stride, scale)
 		sc := scores[i]
 		if sc.Err != nil || math.IsNaN(sc.MASE) {
 			continue
 		}
-		if best == nil || sc.MASE < bestMASE*(1-opts.MinImprovement) {
-			best, bestMASE = m, sc.MASE
+		if best < 0 || sc.MASE < bestMASE*(1-opts.MinImprovement) {
+			best, bestMASE = i, sc.MASE
 		}
 	}
-	if best == nil {
+	if best < 0 {
 		errs := make([]error, 0, len(scores))
 		for _, sc := range scores {
 			errs = append(errs, sc.Err)
 		}
-		return nil, scores, fmt.Errorf("select: no candidate could be scored: %w", errors.Join(errs...))
+		return 0, scores, nil, fmt.Errorf("select: no candidate could be scored: %w", errors.Join(errs...))
 	}
-	return best, scores, nil
+	return best, scores, fits, nil
 }
 
-func evaluateRolling(m Model, s Series, spec Spec, start, origins, stride int, scale float64) Score {
+// evaluateRolling fits m on s before start and scores its forecasts from
+// the origins; it returns the score and the fitted predictor (nil when the
+// fit failed).
+func evaluateRolling(m Model, s Series, spec Spec, start, origins, stride int, scale float64) (Score, Predictor) {
 	sc := Score{Model: m.Name()}
 	p, err := m.Fit(s.Slice(0, start), spec)
 	if err != nil {
 		sc.Err = fmt.Errorf("fit %s: %w", m.Name(), err)
-		return sc
+		return sc, nil
 	}
 	var actual, point, lower, upper []float64
 	for i := range origins {
@@ -99,7 +114,7 @@ func evaluateRolling(m Model, s Series, spec Spec, start, origins, stride int, s
 		f, err := p.Predict(s.Slice(0, o))
 		if err != nil {
 			sc.Err = fmt.Errorf("predict %s: %w", m.Name(), err)
-			return sc
+			return sc, p
 		}
 		for k := 0; k < spec.Horizon && o+k < s.Len(); k++ {
 			actual = append(actual, s.Values[o+k])
@@ -122,7 +137,17 @@ func evaluateRolling(m Model, s Series, spec Spec, start, origins, stride int, s
 			sc.N++
 		}
 	}
-	return sc
+	return sc, p
+}
+
+// WarmFitter is implemented by models that can carry a predictor they
+// fitted on a history forward onto a longer one (a warm start) at a
+// fraction of the cost of a fit.
+type WarmFitter interface {
+	// FitFrom returns a predictor for s trained from the state of prev,
+	// a predictor of the same model fitted on a prefix of s; prev is
+	// left unchanged.
+	FitFrom(prev Predictor, s Series, spec Spec) (Predictor, error)
 }
 
 // NameAuto is the name of the model returned by NewAuto.
@@ -130,9 +155,15 @@ const NameAuto = "auto"
 
 // NewAuto returns a model whose Fit selects among cands with Select (on the
 // history it is given) and fits the winner on the whole history; the
-// forecasts carry the winner's name. Candidates that need more history than
-// the series has are skipped; when none is left, Fit fails with
-// ErrNotEnoughData (serve NewLastValue then).
+// forecasts carry the winner's name. A winner that is a WarmFitter is not
+// fitted a second time: the predictor the selection fitted on the history
+// before the evaluation window is warm-started onto the whole history
+// (FitFrom), which is how serving carries a model forward between full fits
+// anyway; if that fails, the winner is fitted from scratch. The selection
+// stays honest either way: every candidate is scored only on the
+// evaluation window, which its fit did not see. Candidates that need more
+// history than the series has are skipped; when none is left, Fit fails
+// with ErrNotEnoughData (serve NewLastValue then).
 func NewAuto(cands []Model, opts SelectOptions) Model { return &auto{cands: cands, opts: opts} }
 
 type auto struct {
@@ -165,7 +196,7 @@ func (a *auto) Fit(s Series, spec Spec) (Predictor, error) {
 	case 1:
 		return fits[0].Fit(s, spec)
 	}
-	best, _, err := Select(fits, s, spec, a.opts)
+	best, _, fitted, err := selectFits(fits, s, spec, a.opts)
 	if err != nil {
 		// Too short for the selection window: serve the first candidate.
 		if errors.Is(err, ErrNotEnoughData) {
@@ -173,5 +204,10 @@ func (a *auto) Fit(s Series, spec Spec) (Predictor, error) {
 		}
 		return nil, err
 	}
-	return best.Fit(s, spec)
+	if wf, ok := fits[best].(WarmFitter); ok && fitted[best] != nil {
+		if p, err := wf.FitFrom(fitted[best], s, spec); err == nil {
+			return p, nil
+		}
+	}
+	return fits[best].Fit(s, spec)
 }

@@ -5,6 +5,8 @@ import (
 	"math"
 	"testing"
 	"time"
+
+	"github.com/google/go-cmp/cmp"
 )
 
 func TestSelect(t *testing.T) {
@@ -79,5 +81,70 @@ func TestAuto(t *testing.T) {
 	}
 	if _, err := a.Fit(synth(1, 30, time.Hour, 1, 0, 0, 0), spec); !errors.Is(err, ErrNotEnoughData) {
 		t.Errorf("30 samples: err = %v, want ErrNotEnoughData", err)
+	}
+}
+
+// warmCounter is a WarmFitter wrapping Holt-Winters that records its fits
+// and warm starts.
+type warmCounter struct {
+	fitLens  []int // history lengths of Fit calls
+	fromLens []int // history lengths of the predictors FitFrom started from
+	fail     bool  // FitFrom fails
+}
+
+type lenPredictor struct {
+	Predictor
+	n int
+}
+
+func (w *warmCounter) Name() string { return NameHoltWinters }
+
+func (w *warmCounter) Fit(s Series, spec Spec) (Predictor, error) {
+	w.fitLens = append(w.fitLens, s.Len())
+	p, err := NewHoltWinters(HoltWintersOptions{}).Fit(s, spec)
+	if err != nil {
+		return nil, err
+	}
+	return lenPredictor{p, s.Len()}, nil
+}
+
+func (w *warmCounter) FitFrom(prev Predictor, s Series, spec Spec) (Predictor, error) {
+	w.fromLens = append(w.fromLens, prev.(lenPredictor).n)
+	if w.fail {
+		return nil, errors.New("no warm start")
+	}
+	p, err := NewHoltWinters(HoltWintersOptions{}).Fit(s, spec)
+	if err != nil {
+		return nil, err
+	}
+	return lenPredictor{p, s.Len()}, nil
+}
+
+func TestAutoWarmStartsTheWinner(t *testing.T) {
+	spec := Spec{Horizon: 12, Level: 0.9}
+	s := synth(42, 24*14, time.Hour, 200, 0.5, 50, 8)
+	start := s.Len() - (4-1)*12 - 12 // the default evaluation window
+	for _, fail := range []bool{false, true} {
+		w := &warmCounter{fail: fail}
+		p, err := NewAuto([]Model{NewSeasonalNaive(SeasonalNaiveOptions{}), w}, SelectOptions{}).Fit(s, spec)
+		if err != nil {
+			t.Fatal(err)
+		}
+		lp, ok := p.(lenPredictor)
+		if !ok || lp.n != s.Len() {
+			t.Fatalf("fail=%v: served %T, want the winner on the whole history", fail, p)
+		}
+		// One fit for the backtest, on the history before the evaluation
+		// window; then a warm start from it, or a full fit if it fails.
+		wantFits := []int{start}
+		if fail {
+			wantFits = append(wantFits, s.Len())
+		}
+		if diff := cmp.Diff(wantFits, w.fitLens); diff != "" {
+			t.Errorf("fail=%v: fits (-want +got):\n%s", fail, diff)
+		}
+		if diff := cmp.Diff([]int{start}, w.fromLens); diff != "" {
+			t.Errorf("fail=%v: warm starts from (-want +got):\n%s", fail, diff)
+		}
 	}
 }
