@@ -246,6 +246,22 @@ func (hs *hybridSeries) rows(fs FeatureSpec, events []Event, K int, calib bool, 
 		first, limit = hs.calFrom, hs.z.Len()
 	}
 	fb := newFeatureBuilder(hs.z, events, fs)
+	// Room for the expected rows up front (appending would copy them all
+	// a few times over).
+	total := 0
+	for h := 1; h <= K; h++ {
+		lo := first
+		if !calib {
+			lo = max(lo, hs.minTgt-h+1)
+		}
+		total += max(0, min(last, limit-h)-lo+1)
+	}
+	if keep < 1 {
+		total = int(float64(total)*keep*1.02) + 64
+	}
+	X.Data = make([]float64, 0, total*cols)
+	y = make([]float64, 0, total)
+	steps, origins = make([]int, 0, total), make([]int, 0, total)
 	for h := 1; h <= K; h++ {
 		top := min(last, limit-h) // target index or+h-1 < limit
 		first := first

