@@ -175,6 +175,12 @@ func (l *Learner) Observe(st Step) {
 func (l *Learner) SetExploit(on bool) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
+	if on && !l.exploit && l.has && l.current.Explored {
+		// An arm drawn while exploring is not kept into exploitation: the
+		// next Decide chooses the best one instead of holding it to the end
+		// of its epoch.
+		l.has = false
+	}
 	l.exploit = on
 }
 

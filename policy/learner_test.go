@@ -163,3 +163,21 @@ func TestLearnerSetExploitStillLearns(t *testing.T) {
 		t.Errorf("learned %d outcomes (%d online), want 5 (0 online)", p.Epochs(), p.OnlineEpochs())
 	}
 }
+
+// When exploitation starts mid-epoch, an explored arm is not kept to the
+// end of its epoch: the next Decide chooses again, greedily.
+func TestLearnerSetExploitDropsExploredArm(t *testing.T) {
+	for seed := range uint64(40) {
+		p, _ := New(Options{Seed: seed})
+		l, _ := NewLearner(p, LearnerOptions{Epoch: time.Hour, Step: time.Minute, Explore: true})
+		d, _ := l.Decide(Context{Time: noon})
+		l.SetExploit(true)
+		next, _ := l.Decide(Context{Time: noon.Add(time.Minute)})
+		if d.Explored && (next.Explored || !next.Greedy) {
+			t.Fatalf("seed %d: explored arm %v kept after exploitation started: %+v", seed, d.Arm, next)
+		}
+		if !d.Explored && next.Arm != d.Arm {
+			t.Errorf("seed %d: a greedy arm changed within its epoch: %v -> %v", seed, d.Arm, next.Arm)
+		}
+	}
+}

@@ -554,6 +554,9 @@ func (pr *policyRunner) use(name string, now time.Time) (choice *PolicyChoice, u
 			u.OnlineEpochs, u.MinDryRunEpochs)
 	case !st.has:
 		u.Why = "policy active but no epoch decided yet (no forecast sampled): the fixed headroom decides"
+	case st.current.Explored:
+		u.Why = fmt.Sprintf("policy acting from its next choice (%d online epochs >= %d): the arm in force was explored before the gate opened; the fixed headroom decides until the policy chooses its best arm",
+			u.OnlineEpochs, u.MinDryRunEpochs)
 	case now.Sub(st.at) > st.opts.Epoch:
 		u.Why = fmt.Sprintf("policy active but its arm is stale (last sampled %s ago, longer than an epoch: no usable forecast since): the fixed headroom decides",
 			now.Sub(st.at).Round(time.Second))
