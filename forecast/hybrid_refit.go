@@ -116,7 +116,9 @@ func (p *HybridPredictor) Refit(s Series, spec Spec, opts HybridRefitOptions) (*
 		return nil, fmt.Errorf("hybrid: refit: %w", err)
 	}
 	rng := rand.New(rand.NewPCG(uint64(spec.Seed), 0x4b1e))
-	rowsTotal := float64(hs.trainRows(K))
+	// The rows drawn as before the refactoring (an upper bound of
+	// trainRows), so that warm starts stay as they were measured.
+	rowsTotal := float64(K) * float64(hs.calFrom-hs.origins[0])
 	keep := math.Min(1, float64(ho.MaxTrainRows)/math.Max(rowsTotal, 1))
 	X, y, _, _ := hs.rows(p.spec, spec.Events, K, false, keep, rng)
 	if X.Rows == 0 {

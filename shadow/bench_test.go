@@ -170,12 +170,14 @@ func gatedHybrid(minImprovement float64) forecast.Model {
 // days of 1-minute data with horizons up to 1 h (60 steps) and the
 // engine's default learned-model options, as the engine does it every
 // retrain_interval (6 h by default): a full fit of the gated hybrid
-// (model selection by backtest included), a full fit of the hybrid alone,
-// and a warm start (HybridPredictor.Refit with the default budget, what
-// cmd/shadowcast's WarmStart does) of the hybrid fitted on the window 6 h
-// earlier. "1,000 series per hour of one core" is 3.6 cpu-s/retrain; with
-// full_retrain_every = 4 the average is (full + 3 warm) / 4. Run with
-// GOMAXPROCS=1.
+// (model selection by backtest included; when the hybrid wins, the
+// selection's fit is warm-started onto the whole window, forecast.WarmFitter),
+// a full fit of the hybrid alone, and a warm start (HybridPredictor.Refit
+// with the default budget, what cmd/shadowcast's WarmStart does) of the
+// hybrid fitted on the window 6 h earlier. "1,000 series per hour of one
+// core" is 3.6 cpu-s/retrain; with full_retrain_every = 8 the average is
+// (full + 7 warm) / 8. predict_hybrid is the serving cost of one forecast
+// of all 60 steps. Run with GOMAXPROCS=1.
 func BenchmarkRetrain(b *testing.B) {
 	s := retrainSeries()
 	const shift = 360 // 6 h
@@ -200,7 +202,8 @@ func BenchmarkRetrain(b *testing.B) {
 	})
 	b.Run("full_gated_hybrid_won", func(b *testing.B) {
 		// The same selection when the hybrid wins (forced here by a
-		// negative margin): its selection fit plus its final fit.
+		// negative margin): its selection fit plus the warm start of that
+		// fit onto the whole window.
 		run(b, func() (forecast.Predictor, error) { return gatedHybrid(-10).Fit(win, spec) })
 	})
 	b.Run("full_hybrid", func(b *testing.B) {
@@ -225,6 +228,20 @@ func BenchmarkRetrain(b *testing.B) {
 		}
 		for b.Loop() {
 			if _, err := prev.(*forecast.HybridPredictor).MarshalBinary(); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	b.Run("predict_hybrid", func(b *testing.B) {
+		// Serving: one forecast of all 60 steps (LSTM, residual trees,
+		// intervals) on the 7-day window. The cost does not depend on how
+		// well the LSTM is trained, so it is trained for one step here.
+		p, err := forecast.NewHybrid(forecast.HybridOptions{LSTM: forecast.LSTMOptions{Residual: true, Steps: 1}}).Fit(prevWin, spec)
+		if err != nil {
+			b.Fatal(err)
+		}
+		for b.Loop() {
+			if _, err := p.Predict(win); err != nil {
 				b.Fatal(err)
 			}
 		}
