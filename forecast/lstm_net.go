@@ -175,16 +175,11 @@ func (w *lstmWork) zAt(d lstmDims, t int) []float64 {
 	return w.Z[t*n : (t+1)*n]
 }
 
-// sigmoidInPlace applies the logistic function 1/(1+e^−x) to every
-// element of v in two passes: the divisions of the
-// second pass pipeline when no call to Exp sits between them (a third
-// faster on the LSTM's gates).
-func sigmoidInPlace(v []float64) {
+// sigmoidBias sets v[j] to the logistic function of v[j]+bias[j].
+func sigmoidBias(v, bias []float64) {
+	bias = bias[:len(v)]
 	for j, x := range v {
-		v[j] = math.Exp(-x)
-	}
-	for j, e := range v {
-		v[j] = 1 / (1 + e)
+		v[j] = 1 / (1 + math.Exp(-(x + bias[j])))
 	}
 }
 
@@ -224,14 +219,12 @@ func (n *lstmNet) forward(w *lstmWork, b int) {
 		for r := 0; r < b; r++ {
 			ar := a[r*g : r*g+g]
 			bias := n.w.B[:len(ar)]
-			for j := range ar {
-				ar[j] += bias[j]
+			sigmoidBias(ar[:2*H], bias[:2*H])
+			tg, tb := ar[2*H:3*H], bias[2*H:3*H]
+			for j, v := range tg {
+				tg[j] = math.Tanh(v + tb[j])
 			}
-			sigmoidInPlace(ar[:2*H])
-			for j, v := range ar[2*H : 3*H] {
-				ar[2*H+j] = math.Tanh(v)
-			}
-			sigmoidInPlace(ar[3*H:])
+			sigmoidBias(ar[3*H:], bias[3*H:])
 			cr := c[r*H : r*H+H]
 			tcr := tc[r*H : r*H+H]
 			hr := hDst[r*hStride : r*hStride+H]
