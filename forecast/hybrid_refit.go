@@ -59,6 +59,15 @@ func (o HybridRefitOptions) withDefaults() HybridRefitOptions {
 // old and the new weights alike and the coverage is estimated as honestly
 // as by Fit.
 //
+// It keeps what the fit chose (also on a decoded copy, which is what the
+// engine warm-starts): a NoGate fit stays ungated; otherwise the gate is
+// chosen again per series with the fit's GateMargin (a PooledGate factor
+// stays in the old trees); a Combine fit's Holt-Winters member is refitted
+// on s and its weight chosen again on the calibration origins, as Fit does
+// (opts.Hybrid.Combine adds one to a fit without). The residual origins,
+// gate, weight and calibration go through the same code as Fit
+// (prepareSeries, finishHybrid).
+//
 // The feature set is p's. With the default features (Hybrid.Features nil),
 // events of a kind p does not know make Refit fail with ErrNewEventKinds,
 // so that a full fit adds the kind. spec.Horizon must equal p's.
