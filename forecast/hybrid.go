@@ -677,16 +677,23 @@ func (p *HybridPredictor) Predict(s Series) (Forecast, error) {
 	}
 	f := Forecast{Model: "hybrid", Origin: s.End(), Step: s.Step}
 	n := s.Len()
-	w := s.Slice(max(0, n-p.spec.MaxLookback()-1), n)
-	z := p.scaler.ApplyForPrediction(w, p.spec, p.horizon, 0)
 	zf := Forecast{Point: make([]float64, p.horizon)}
-	row := make([]float64, 0, len(p.names))
-	fb := newFeatureBuilder(z, p.events, p.spec)
-	for h := 1; h <= p.horizon; h++ {
-		X := fb.build(z.Len()-1, 1, h)
-		zl := p.scaler.Apply(lf.Point[h-1])
-		row = append(append(row[:0], X.Row(0)...), zl-X.Row(0)[p.baseCol])
-		zf.Point[h-1] = zl + (1-p.shrink)*p.gbm.Predict(row)
+	if p.shrink >= 1 {
+		// The gate turned the trees off for this series: no features.
+		for h := range zf.Point {
+			zf.Point[h] = p.scaler.Apply(lf.Point[h])
+		}
+	} else {
+		w := s.Slice(max(0, n-p.spec.MaxLookback()-1), n)
+		z := p.scaler.ApplyForPrediction(w, p.spec, p.horizon, 0)
+		row := make([]float64, 0, len(p.names))
+		fb := newFeatureBuilder(z, p.events, p.spec)
+		for h := 1; h <= p.horizon; h++ {
+			X := fb.build(z.Len()-1, 1, h)
+			zl := p.scaler.Apply(lf.Point[h-1])
+			row = append(append(row[:0], X.Row(0)...), zl-X.Row(0)[p.baseCol])
+			zf.Point[h-1] = zl + (1-p.shrink)*p.gbm.Predict(row)
+		}
 	}
 	if p.scaleWindow > 0 {
 		// Calibrated in the raw space (see fit).
