@@ -9,6 +9,8 @@ import (
 	"hash/crc32"
 	"io"
 	"slices"
+
+	"github.com/shadowcast/shadowcast/internal/iox"
 )
 
 // ErrCorruptState means persisted policy state could not be decoded.
@@ -105,28 +107,17 @@ func NewFromState(r io.Reader, opts Options) (*Policy, error) {
 // match the policy's options; on error the policy is unchanged. It
 // implements io.ReaderFrom.
 func (p *Policy) ReadFrom(r io.Reader) (int64, error) {
-	cr := &countingReader{r: r}
+	cr := &iox.CountingReader{R: r}
 	s, err := readState(cr)
 	if err != nil {
-		return cr.n, err
+		return cr.N, err
 	}
 	if !slices.Equal(s.Arms, p.opts.Arms) || s.HourBuckets != p.opts.HourBuckets ||
 		!slices.Equal(s.UncertaintyEdges, p.opts.UncertaintyEdges) || s.TrendEdge != p.opts.TrendEdge ||
 		s.RecentEdge != p.opts.RecentEdge {
-		return cr.n, fmt.Errorf("%w: learned with other arms or context buckets", ErrIncompatibleState)
+		return cr.N, fmt.Errorf("%w: learned with other arms or context buckets", ErrIncompatibleState)
 	}
-	return cr.n, p.restore(s)
-}
-
-type countingReader struct {
-	r io.Reader
-	n int64
-}
-
-func (c *countingReader) Read(b []byte) (int, error) {
-	n, err := c.r.Read(b)
-	c.n += int64(n)
-	return n, err
+	return cr.N, p.restore(s)
 }
 
 // restore adopts the learned tables of s, whose options match p's.

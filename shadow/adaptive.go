@@ -19,6 +19,8 @@ import (
 	"github.com/shadowcast/shadowcast/collector"
 	"github.com/shadowcast/shadowcast/feedback"
 	"github.com/shadowcast/shadowcast/forecast"
+
+	"github.com/shadowcast/shadowcast/internal/iox"
 )
 
 // Bounds of the online calibration state.
@@ -330,20 +332,20 @@ var errAdaptiveMismatch = errors.New("adaptive bounds snapshot is for another st
 // changes when the snapshot is unreadable, corrupt, or for another step or
 // horizons.
 func (a *adaptiveBounds) ReadFrom(r io.Reader) (int64, error) {
-	cr := &countingReader{r: r}
+	cr := &iox.CountingReader{R: r}
 	var snap adaptiveSnapshot
 	if err := gob.NewDecoder(cr).Decode(&snap); err != nil {
-		return cr.n, fmt.Errorf("adaptive bounds: %w", err)
+		return cr.N, fmt.Errorf("adaptive bounds: %w", err)
 	}
 	if snap.Version != 2 {
-		return cr.n, fmt.Errorf("adaptive bounds: version %d: %w", snap.Version, forecast.ErrCorruptModel)
+		return cr.N, fmt.Errorf("adaptive bounds: version %d: %w", snap.Version, forecast.ErrCorruptModel)
 	}
 	if snap.Step != a.step || len(snap.Horizons) != len(a.horizons) {
-		return cr.n, errAdaptiveMismatch
+		return cr.N, errAdaptiveMismatch
 	}
 	for i, h := range snap.Horizons {
 		if h != a.horizons[i] {
-			return cr.n, errAdaptiveMismatch
+			return cr.N, errAdaptiveMismatch
 		}
 	}
 	keys := make(map[string]*adaptiveInstance, len(snap.Keys))
@@ -352,10 +354,10 @@ func (a *adaptiveBounds) ReadFrom(r io.Reader) (int64, error) {
 		for _, m := range k.Models {
 			cal := &forecast.AdaptiveCalibrator{}
 			if err := cal.UnmarshalBinary(m.Cal); err != nil {
-				return cr.n, fmt.Errorf("adaptive bounds %q, model %q: %w", k.Key, m.Name, err)
+				return cr.N, fmt.Errorf("adaptive bounds %q, model %q: %w", k.Key, m.Name, err)
 			}
 			if cal.Horizon() != len(a.horizons) || len(m.Pending) != len(a.horizons) {
-				return cr.n, errAdaptiveMismatch
+				return cr.N, errAdaptiveMismatch
 			}
 			in.Models[m.Name] = &adaptiveModel{Used: m.Used, Cal: cal, Pending: m.Pending}
 		}
@@ -364,18 +366,7 @@ func (a *adaptiveBounds) ReadFrom(r io.Reader) (int64, error) {
 	a.mu.Lock()
 	a.keys = keys
 	a.mu.Unlock()
-	return cr.n, nil
-}
-
-type countingReader struct {
-	r io.Reader
-	n int64
-}
-
-func (c *countingReader) Read(p []byte) (int, error) {
-	n, err := c.r.Read(p)
-	c.n += int64(n)
-	return n, err
+	return cr.N, nil
 }
 
 // adaptivePath is where the online calibration of a shadow is persisted,
