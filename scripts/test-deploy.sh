@@ -23,6 +23,10 @@ KUBECTL=${KUBECTL:-$(command -v kubectl || true)}
 KUBECTL=$(readlink -f "$KUBECTL" 2>/dev/null || true)
 if ! "$KUBECTL" version --client >/dev/null 2>&1; then KUBECTL=/usr/bin/kubectl; fi
 kubectl() { "$KUBECTL" "$@"; }
+# Its own RUNDIR: components.sh exports RUNDIR, and the caller's (make test)
+# holds the pid files of the apiserver it still runs; cleaning that one up
+# here leaked it (a stale kube-apiserver on 16443 broke the next run).
+RUNDIR=$(mktemp -d /tmp/shadowcast-deploy.XXXXXX)
 # shellcheck source=components.sh
 . scripts/components.sh
 cleanup() { stop_all; rm -rf "$RUNDIR"; }

@@ -7,6 +7,10 @@
 set -euo pipefail
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$ROOT"
+# Its own RUNDIR: components.sh exports RUNDIR, and the caller's (make test)
+# holds the pid files of the apiserver it still runs; cleaning that one up
+# here leaked it (a stale kube-apiserver on 16443 broke the next run).
+RUNDIR=$(mktemp -d /tmp/shadowcast-rules.XXXXXX)
 # shellcheck source=components.sh
 . scripts/components.sh
 trap 'rm -rf "$RUNDIR"' EXIT # nothing is started here
