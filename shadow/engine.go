@@ -25,7 +25,7 @@ const (
 	ReasonColdStart   = "cold_start"           // not enough history yet: last value, wide bounds
 	ReasonConfigured  = "configured"           // the model named in config serves
 	ReasonSelected    = "selected_by_backtest" // auto: best rolling-origin backtest score
-	ReasonFallback    = "fallback"             // the chosen model failed; a baseline serves
+	ReasonFallback    = "fallback"             // the chosen model failed or its first training still runs; a baseline serves
 	ReasonSourceError = "source_error"         // the last read failed; the last good forecast is served
 	ReasonDeviation   = "deviation"            // actuals left the bounds for long; a baseline serves
 )

@@ -97,6 +97,8 @@ func (testModels) New(name string, step time.Duration) (forecast.Model, error) {
 		return brokenModel{}, nil
 	case "exploding":
 		return explodingModel{}, nil
+	case "slow":
+		return slowModel{release: slowRelease}, nil
 	}
 	return nil, fmt.Errorf("unknown model %q", name)
 }
@@ -119,6 +121,53 @@ func (testModels) Restore(kind string, data []byte) (forecast.Predictor, error) 
 	}
 	p := &savedPredictor{}
 	return p, p.UnmarshalBinary(data)
+}
+
+// slowRelease holds slowModel's Fit until it is closed.
+var slowRelease chan struct{}
+
+// slowModel is a long first training: Holt-Winters once released.
+type slowModel struct{ release chan struct{} }
+
+func (slowModel) Name() string { return "slow" }
+
+func (m slowModel) Fit(s forecast.Series, spec forecast.Spec) (forecast.Predictor, error) {
+	<-m.release
+	return forecast.NewHoltWinters(forecast.HoltWintersOptions{}).Fit(s, spec)
+}
+
+// While the first training runs on a history long enough for a baseline,
+// the fallback baseline serves, not the cold start; the trained model
+// replaces it when it is ready.
+func TestEngineServesBaselineWhileFirstTrainingRuns(t *testing.T) {
+	slowRelease = make(chan struct{})
+	release := sync.OnceFunc(func() { close(slowRelease) })
+	t.Cleanup(release) // a failed check must not leave the training blocked
+	src := &fakeSource{now: t0.Add(3 * 24 * time.Hour), sets: []labels.Labels{labels.FromStrings("service", "api")}, values: daily}
+	e := newTestEngine(t, src, "slow", prometheus.NewRegistry())
+	for range 2 {
+		if err := e.Step(context.Background(), "requests"); err != nil {
+			t.Fatal(err)
+		}
+		vals, err := e.Lookup("requests", nil, 30*time.Minute)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if vals[0].Model != forecast.NameSeasonalNaive || vals[0].Reason != ReasonFallback {
+			t.Fatalf("while training: %q (%q), want the seasonal naive fallback", vals[0].Model, vals[0].Reason)
+		}
+		src.advance(5 * time.Minute)
+	}
+	release()
+	step(t, e)
+	step(t, e)
+	vals, err := e.Lookup("requests", nil, 30*time.Minute)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if vals[0].Model != forecast.NameHoltWinters || vals[0].Reason == ReasonFallback || vals[0].Reason == ReasonColdStart {
+		t.Errorf("after training: %q (%q), want the trained model", vals[0].Model, vals[0].Reason)
+	}
 }
 
 // explodingModel fits, but its bounds blow up (a numerical failure).

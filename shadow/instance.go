@@ -102,6 +102,7 @@ type instance struct {
 	needFull     bool                        // the next training must be a full fit
 	cc           cleanCache                  // cleaned history window
 	restoreTried bool                        // a persisted model was looked for (guarded by fmu)
+	interim      forecast.Predictor          // baseline serving while the first training runs (guarded by fmu)
 	dirty        bool                        // raw changed before its end: cc must be rebuilt
 }
 
@@ -317,9 +318,24 @@ func (e *Engine) forecastInstance(s *shadowState, inst *instance) {
 			e.startTraining(s, inst, series, spec)
 		}
 	}
+	if pred == nil && valid >= minHist {
+		// The first training is still running (a learned model may take
+		// seconds per instance, and trainings queue behind the bounded
+		// workers): the fallback baseline, fitted once in milliseconds,
+		// serves meanwhile rather than the cold start's wide bounds.
+		if inst.interim == nil {
+			if p, err := e.opts.Models.Fallback(so.Step).Fit(series, spec); err == nil {
+				inst.interim = p
+			}
+		}
+		if inst.interim != nil {
+			pred, model, reason = inst.interim, e.opts.Models.Fallback(so.Step).Name(), ReasonFallback
+		}
+	} else if pred != nil {
+		inst.interim = nil
+	}
 	if pred == nil {
-		// Cold start, or the first training is still running: serve the
-		// honest cold-start forecast meanwhile.
+		// Cold start: serve the honest cold-start forecast.
 		m := e.opts.Models.ColdStart(so.Step)
 		p, err := m.Fit(series, spec)
 		if err != nil {
