@@ -300,13 +300,13 @@ func (fb *featureBuilder) build(t0, n, horizon int) *Matrix {
 			col += 2
 			continue
 		}
-		k0 := (horizon + p - 1) / p // smallest k with horizon - k*p <= 0
+		k0, k1 := seasonalKs(horizon, p, depth)
 		for i := range n {
 			o := t0 + i
 			tgt := o + horizon
 			setc(i, col, at(v, tgt-k0*p)-base[i])
 			sum, cnt := 0.0, 0
-			for k := k0; k < k0+depth; k++ {
+			for k := k0; k < k1; k++ {
 				if x := at(v, tgt-k*p); !math.IsNaN(x) {
 					sum += x
 					cnt++
@@ -611,6 +611,15 @@ func (sc FeatureScaler) Invert(z float64) float64 {
 	return x
 }
 
+// seasonalKs returns the period multiples [k0, k1) whose same-phase
+// samples the seasonal features of horizon h read: target − k·p for the
+// smallest k with target − k·p at or before the origin, and the depth−1
+// periods before it.
+func seasonalKs(h, p, depth int) (k0, k1 int) {
+	k0 = (h + p - 1) / p
+	return k0, k0 + depth
+}
+
 // ApplyForPrediction returns s scaled where the features of a forecast
 // from its last sample up to horizon steps ahead read it — the last
 // max(spec.window(), lags, tail) samples and the same-phase samples of the
@@ -639,8 +648,8 @@ func (sc FeatureScaler) ApplyForPrediction(s Series, spec FeatureSpec, horizon, 
 			continue
 		}
 		for h := 1; h <= horizon; h++ {
-			k0 := (h + p - 1) / p
-			for k := k0; k < k0+depth; k++ {
+			k0, k1 := seasonalKs(h, p, depth)
+			for k := k0; k < k1; k++ {
 				if i := o + h - k*p; i >= 0 && i < from {
 					out.Values[i] = sc.Apply(s.Values[i])
 				}

@@ -73,15 +73,5 @@ func BenchmarkLSTMPredict(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	if _, err := p.Predict(s); err != nil { // allocate the scratch space
-		b.Fatal(err)
-	}
-	b.ReportAllocs()
-	cpu0 := cpuTime()
-	for b.Loop() {
-		if _, err := p.Predict(s); err != nil {
-			b.Fatal(err)
-		}
-	}
-	b.ReportMetric(float64((cpuTime()-cpu0).Microseconds())/float64(b.N), "cpu-µs/op")
+	benchPredict(b, p, s)
 }

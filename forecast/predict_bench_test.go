@@ -1,9 +1,6 @@
 package forecast
 
-import (
-	"math"
-	"testing"
-)
+import "testing"
 
 // BenchmarkPredict1m measures Predict for all 60 one-minute horizons of one
 // series with a week of history (budget: 200 µs), for each learned model
@@ -26,48 +23,24 @@ func BenchmarkPredict1m(b *testing.B) {
 			if err != nil {
 				b.Fatal(err)
 			}
-			if _, err := p.Predict(s); err != nil {
-				b.Fatal(err)
-			}
-			b.ReportAllocs()
-			cpu0 := cpuTime()
-			for b.Loop() {
-				if _, err := p.Predict(s); err != nil {
-					b.Fatal(err)
-				}
-			}
-			b.ReportMetric(float64((cpuTime()-cpu0).Microseconds())/float64(b.N), "cpu-µs/op")
+			benchPredict(b, p, s)
 		})
 	}
 }
 
-// With the gate closed (factor 0) the hybrid serves its LSTM's points and
-// skips the residual trees and their features altogether.
-func TestHybridClosedGateServesTheLSTM(t *testing.T) {
-	s, events, _ := campaignSeries(30, 1.5, 3, 1)
-	spec := Spec{Horizon: 24, Level: 0.9, Events: events}
-	p, err := NewHybrid(HybridOptions{LSTM: LSTMOptions{Hidden: 8, Steps: 30}}).Fit(s, spec)
-	if err != nil {
-		t.Fatal(err)
+// benchPredict measures p.Predict(s) after one warm-up call (scratch
+// space), reporting CPU µs per call.
+func benchPredict(b *testing.B, p Predictor, s Series) {
+	b.Helper()
+	if _, err := p.Predict(s); err != nil {
+		b.Fatal(err)
 	}
-	hp := p.(*HybridPredictor)
-	if hp.gbm == nil {
-		t.Skip("no residual model was fitted")
-	}
-	closed := *hp
-	closed.shrink, closed.hw = 1, nil
-	lf, err := hp.lstm.Predict(s)
-	if err != nil {
-		t.Fatal(err)
-	}
-	f, err := closed.Predict(s)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for k := range f.Point {
-		want := math.Max(lf.Point[k], 0)
-		if math.Abs(f.Point[k]-want) > 1e-9*math.Max(1, math.Abs(want)) {
-			t.Errorf("step %d: closed gate served %v, want the LSTM's %v", k+1, f.Point[k], want)
+	b.ReportAllocs()
+	cpu0 := cpuTime()
+	for b.Loop() {
+		if _, err := p.Predict(s); err != nil {
+			b.Fatal(err)
 		}
 	}
+	b.ReportMetric(float64((cpuTime()-cpu0).Microseconds())/float64(b.N), "cpu-µs/op")
 }

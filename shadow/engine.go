@@ -12,7 +12,6 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
-	"github.com/prometheus/client_golang/prometheus/promauto"
 	"github.com/prometheus/prometheus/model/labels"
 
 	"github.com/shadowcast/shadowcast"
@@ -151,7 +150,6 @@ type Engine struct {
 	opts    Options
 	logger  *slog.Logger
 	metrics *metrics
-	warm    *warmMetrics
 	train   chan struct{} // semaphore bounding concurrent trainings
 	trainWG sync.WaitGroup
 
@@ -183,7 +181,6 @@ func New(opts Options, reg prometheus.Registerer, logger *slog.Logger) (*Engine,
 		opts:    opts,
 		logger:  logger,
 		metrics: newMetrics(reg),
-		warm:    newWarmMetrics(reg),
 		train:   make(chan struct{}, opts.TrainWorkers),
 		shadows: map[string]*shadowState{},
 	}
@@ -528,27 +525,4 @@ func (e *Engine) inShard(shadow string, lset labels.Labels) bool {
 	h.Write([]byte{0xff})
 	h.Write([]byte(lset.String()))
 	return int(h.Sum64()%uint64(e.opts.ShardTotal)) == e.opts.ShardIndex
-}
-
-// warmMetrics count warm starts. shadowcast_trainings_total counts every
-// training, warm or full; shadowcast_training_duration_seconds times the
-// full fits only.
-type warmMetrics struct {
-	starts   *prometheus.CounterVec
-	duration prometheus.Histogram
-}
-
-func newWarmMetrics(reg prometheus.Registerer) *warmMetrics {
-	f := promauto.With(reg)
-	return &warmMetrics{
-		starts: f.NewCounterVec(prometheus.CounterOpts{
-			Name: "shadowcast_warm_starts_total",
-			Help: "Scheduled retrainings that warm-started from the serving model, by result (success, or error: a full fit followed).",
-		}, []string{"shadow", "result"}),
-		duration: f.NewHistogram(prometheus.HistogramOpts{
-			Name:    "shadowcast_warm_start_duration_seconds",
-			Help:    "Time to warm-start one model for one shadow instance (full fits: shadowcast_training_duration_seconds).",
-			Buckets: prometheus.ExponentialBuckets(0.001, 4, 10),
-		}),
-	}
 }

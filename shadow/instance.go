@@ -554,12 +554,12 @@ func (e *Engine) warmStart(s *shadowState, inst *instance, series forecast.Serie
 		return false
 	}
 	if err != nil {
-		e.warm.starts.WithLabelValues(so.Name, "error").Inc()
+		e.metrics.warmStarts.WithLabelValues(so.Name, "error").Inc()
 		s.logger.Warn("Warm start failed; fitting from scratch", "instance", inst.key, "err", err)
 		return false
 	}
-	e.warm.duration.Observe(time.Since(t0).Seconds())
-	e.warm.starts.WithLabelValues(so.Name, "success").Inc()
+	e.metrics.warmDuration.Observe(time.Since(t0).Seconds())
+	e.metrics.warmStarts.WithLabelValues(so.Name, "success").Inc()
 	e.metrics.trainings.WithLabelValues(so.Name, "success").Inc()
 	s.tracker.ResetDrift(inst.key)
 	inst.mu.Lock()

@@ -13,6 +13,10 @@ type metrics struct {
 	predictDuration prometheus.Histogram
 	restores        *prometheus.CounterVec
 	saveErrors      prometheus.Counter
+	// shadowcast_trainings_total counts every training, warm or full;
+	// shadowcast_training_duration_seconds times the full fits only.
+	warmStarts   *prometheus.CounterVec
+	warmDuration prometheus.Histogram
 }
 
 func newMetrics(reg prometheus.Registerer) *metrics {
@@ -47,6 +51,15 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 		saveErrors: f.NewCounter(prometheus.CounterOpts{
 			Name: "shadowcast_model_save_errors_total",
 			Help: "Trained models that could not be persisted.",
+		}),
+		warmStarts: f.NewCounterVec(prometheus.CounterOpts{
+			Name: "shadowcast_warm_starts_total",
+			Help: "Scheduled retrainings that warm-started from the serving model, by result (success, or error: a full fit followed).",
+		}, []string{"shadow", "result"}),
+		warmDuration: f.NewHistogram(prometheus.HistogramOpts{
+			Name:    "shadowcast_warm_start_duration_seconds",
+			Help:    "Time to warm-start one model for one shadow instance (full fits: shadowcast_training_duration_seconds).",
+			Buckets: prometheus.ExponentialBuckets(0.001, 4, 10),
 		}),
 	}
 }

@@ -65,7 +65,7 @@ func trainingKinds(t *testing.T, e *Engine, src *fakeSource, n int) []string {
 	t.Helper()
 	var kinds []string
 	trainings := func() float64 { return testutil.ToFloat64(e.metrics.trainings.WithLabelValues("requests", "success")) }
-	warm := func() float64 { return testutil.ToFloat64(e.warm.starts.WithLabelValues("requests", "success")) }
+	warm := func() float64 { return testutil.ToFloat64(e.metrics.warmStarts.WithLabelValues("requests", "success")) }
 	for range n {
 		t0, w0 := trainings(), warm()
 		step(t, e)
@@ -107,7 +107,7 @@ func TestRetrainingWarmStartsBetweenFullFits(t *testing.T) {
 			t.Error("WarmStart was handed the serving predictor")
 		}
 	}
-	if n := testutil.ToFloat64(e.warm.starts.WithLabelValues("requests", "error")); n != 0 {
+	if n := testutil.ToFloat64(e.metrics.warmStarts.WithLabelValues("requests", "error")); n != 0 {
 		t.Errorf("warm start errors %v", n)
 	}
 }
@@ -142,13 +142,13 @@ func TestRetrainingWarmStartFailureFallsBackToFullFit(t *testing.T) {
 	if want := []string{"full", "full", "full"}; !cmp.Equal(got, want) {
 		t.Errorf("trainings %v, want %v", got, want)
 	}
-	if n := testutil.ToFloat64(e.warm.starts.WithLabelValues("requests", "error")); n != 2 || m.warm != 2 {
+	if n := testutil.ToFloat64(e.metrics.warmStarts.WithLabelValues("requests", "error")); n != 2 || m.warm != 2 {
 		t.Errorf("warm start errors counted %v, calls %d, want 2", n, m.warm)
 	}
 	// A kind without warm start is a full fit, not an error.
 	m.fail = fmt.Errorf("gbm: %w", ErrNoWarmStart)
 	trainingKinds(t, e, src, 1)
-	if n := testutil.ToFloat64(e.warm.starts.WithLabelValues("requests", "error")); n != 2 {
+	if n := testutil.ToFloat64(e.metrics.warmStarts.WithLabelValues("requests", "error")); n != 2 {
 		t.Errorf("ErrNoWarmStart counted as an error (%v)", n)
 	}
 }
