@@ -122,3 +122,16 @@ type Model interface {
 type Predictor interface {
 	Predict(s Series) (Forecast, error)
 }
+
+// Predictors returns typed fits as Predictors, or err (a FitGlobal
+// adapter: `return Predictors(m.fit(series, spec))`).
+func Predictors[P Predictor](ps []P, err error) ([]Predictor, error) {
+	if err != nil {
+		return nil, err
+	}
+	out := make([]Predictor, len(ps))
+	for i, p := range ps {
+		out[i] = p
+	}
+	return out, nil
+}

@@ -211,15 +211,7 @@ func (m *GBM) FitGBM(s Series, spec Spec) (*GBMPredictor, error) {
 // calibration pooled over the series, and returns one predictor per
 // series. Series too short to give training rows still get a predictor.
 func (m *GBM) FitGlobal(series []Series, spec Spec) ([]Predictor, error) {
-	ps, err := m.fit(series, spec, m.opts.GlobalMaxTrainRows)
-	if err != nil {
-		return nil, err
-	}
-	out := make([]Predictor, len(ps))
-	for i, p := range ps {
-		out[i] = p
-	}
-	return out, nil
+	return Predictors(m.fit(series, spec, m.opts.GlobalMaxTrainRows))
 }
 
 // gbmSeries is the per-series state of a fit.
@@ -392,10 +384,14 @@ func (p *GBMPredictor) Calibration() Calibration { return p.cal }
 
 // Importance returns the gain importance of each feature by name.
 func (p *GBMPredictor) Importance() map[string]float64 {
-	imp := p.booster.Importance()
+	return namedImportance(p.names, p.booster.Importance())
+}
+
+// namedImportance keys a booster's gain importance by feature name.
+func namedImportance(names []string, imp []float64) map[string]float64 {
 	out := make(map[string]float64, len(imp))
 	for i, v := range imp {
-		out[p.names[i]] = v
+		out[names[i]] = v
 	}
 	return out
 }
@@ -430,17 +426,18 @@ func (p *GBMPredictor) Predict(s Series) (Forecast, error) {
 	}
 	p.cal.Apply(&zf, scale)
 	f.Point, f.Lower, f.Upper = zf.Point, zf.Lower, zf.Upper
-	p.invert(&f)
+	invertForecast(p.scaler, p.nonNeg, &f)
 	return f, nil
 }
 
-// invert maps a scaled forecast back to raw units in place.
-func (p *GBMPredictor) invert(f *Forecast) {
+// invertForecast maps a scaled forecast back to raw units in place,
+// clamped at 0 for non-negative series.
+func invertForecast(sc FeatureScaler, nonNeg bool, f *Forecast) {
 	for k := range f.Point {
-		f.Point[k] = p.scaler.Invert(f.Point[k])
-		f.Lower[k] = p.scaler.Invert(f.Lower[k])
-		f.Upper[k] = p.scaler.Invert(f.Upper[k])
-		if p.nonNeg {
+		f.Point[k] = sc.Invert(f.Point[k])
+		f.Lower[k] = sc.Invert(f.Lower[k])
+		f.Upper[k] = sc.Invert(f.Upper[k])
+		if nonNeg {
 			f.Point[k] = math.Max(f.Point[k], 0)
 			f.Lower[k] = math.Max(f.Lower[k], 0)
 			f.Upper[k] = math.Max(f.Upper[k], 0)

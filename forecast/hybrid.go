@@ -308,15 +308,7 @@ func (h *Hybrid) Fit(s Series, spec Spec) (Predictor, error) {
 // series, with a calibration pooled over the series in the scaled space,
 // and returns one predictor per series.
 func (h *Hybrid) FitGlobal(series []Series, spec Spec) ([]Predictor, error) {
-	ps, err := h.fit(series, spec)
-	if err != nil {
-		return nil, err
-	}
-	out := make([]Predictor, len(ps))
-	for i, p := range ps {
-		out[i] = p
-	}
-	return out, nil
+	return Predictors(h.fit(series, spec))
 }
 
 func (h *Hybrid) fit(series []Series, spec Spec) ([]*HybridPredictor, error) {
@@ -653,12 +645,7 @@ func (p *HybridPredictor) Importance() map[string]float64 {
 	if p.gbm == nil {
 		return nil
 	}
-	imp := p.gbm.Importance()
-	out := make(map[string]float64, len(imp))
-	for i, v := range imp {
-		out[p.names[i]] = v
-	}
-	return out
+	return namedImportance(p.names, p.gbm.Importance())
 }
 
 // SetEvents replaces the known events used by later Predict calls (event
@@ -724,15 +711,6 @@ func (p *HybridPredictor) Predict(s Series) (Forecast, error) {
 	// Models saved before raw-space calibration: scaled-space quantiles.
 	p.cal.Apply(&zf, 1)
 	f.Point, f.Lower, f.Upper = zf.Point, zf.Lower, zf.Upper
-	for k := range f.Point {
-		f.Point[k] = p.scaler.Invert(f.Point[k])
-		f.Lower[k] = p.scaler.Invert(f.Lower[k])
-		f.Upper[k] = p.scaler.Invert(f.Upper[k])
-		if p.nonNeg {
-			f.Point[k] = math.Max(f.Point[k], 0)
-			f.Lower[k] = math.Max(f.Lower[k], 0)
-			f.Upper[k] = math.Max(f.Upper[k], 0)
-		}
-	}
+	invertForecast(p.scaler, p.nonNeg, &f)
 	return f, nil
 }

@@ -149,15 +149,7 @@ func (m *LSTM) FitGlobal(series []Series, spec Spec) ([]*LSTMPredictor, error) {
 // FitGlobal trains one LSTM across many series with the given options; see
 // (*LSTM).FitGlobal.
 func FitGlobal(series []Series, spec Spec, opts LSTMOptions) ([]Predictor, error) {
-	ps, err := NewLSTM(opts).FitGlobal(series, spec)
-	if err != nil {
-		return nil, err
-	}
-	out := make([]Predictor, len(ps))
-	for i, p := range ps {
-		out[i] = p
-	}
-	return out, nil
+	return Predictors(NewLSTM(opts).FitGlobal(series, spec))
 }
 
 // lstmShape gathers everything that maps a history to network inputs.

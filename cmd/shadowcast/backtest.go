@@ -73,15 +73,7 @@ func backtestMethods() []backtest.Method {
 type lstmGlobal struct{ *forecast.LSTM }
 
 func (m lstmGlobal) FitGlobal(series []forecast.Series, spec forecast.Spec) ([]forecast.Predictor, error) {
-	ps, err := m.LSTM.FitGlobal(series, spec)
-	if err != nil {
-		return nil, err
-	}
-	out := make([]forecast.Predictor, len(ps))
-	for i, p := range ps {
-		out[i] = p
-	}
-	return out, nil
+	return forecast.Predictors(m.LSTM.FitGlobal(series, spec))
 }
 
 var (
