@@ -323,13 +323,14 @@ func (e *Engine) forecastInstance(s *shadowState, inst *instance) {
 		// seconds per instance, and trainings queue behind the bounded
 		// workers): the fallback baseline, fitted once in milliseconds,
 		// serves meanwhile rather than the cold start's wide bounds.
+		fb := e.opts.Models.Fallback(so.Step)
 		if inst.interim == nil {
-			if p, err := e.opts.Models.Fallback(so.Step).Fit(series, spec); err == nil {
+			if p, err := fb.Fit(series, spec); err == nil {
 				inst.interim = p
 			}
 		}
 		if inst.interim != nil {
-			pred, model, reason = inst.interim, e.opts.Models.Fallback(so.Step).Name(), ReasonFallback
+			pred, model, reason = inst.interim, fb.Name(), ReasonFallback
 		}
 	} else if pred != nil {
 		inst.interim = nil
